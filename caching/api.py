@@ -1,0 +1,142 @@
+"""
+Response caching for DRF views: ``@cache_api_result``.
+
+The seed's Flask decorator, made correct: the key is the path, the query
+parameters in canonical order and what the response varies on (staff or not,
+the user, ...); only rendered JSON ``200`` responses to ``GET`` are stored, with
+their status and content type; the entry carries the dependencies of what it
+shows, so every write that changes it makes it unservable. A hit is answered
+from the stored bytes: no queryset, serializer or renderer runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import wraps
+from typing import Any
+
+from django.http import HttpResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from caching import keys, store
+from caching.invalidation import is_dirty
+from caching.store import CacheStatus, Dep, Fill
+
+Vary = Callable[[Request, APIView], str]
+DepsOf = Callable[[APIView, Response], Iterable[Dep]]
+JSON = "application/json"
+
+
+def vary_staff(request: Request, view: APIView) -> str:
+    """Vary on whether the user is staff (staff see inactive products)."""
+    return "staff" if request.user.is_staff else "public"
+
+
+def vary_user(request: Request, view: APIView) -> str:
+    """Vary on the user (for responses that show a user's own data)."""
+    user = request.user
+    if user.is_staff:
+        return "staff"
+    return f"u{user.pk}" if user.is_authenticated else "anon"
+
+
+def request_key(
+    request: Request,
+    view: APIView,
+    vary_on: Sequence[Vary],
+    query: frozenset[str] | None = None,
+) -> str:
+    """Return the cache key of a GET request as seen by this user.
+
+    With ``query`` given, other parameters (which the view ignores) are left out
+    so that they cannot multiply the entries.
+    """
+    pairs = [
+        (name, value)
+        for name, values in request.query_params.lists()
+        if name != "format" and (query is None or name in query)
+        for value in values
+    ]
+    vary = "-".join(v(request, view) for v in vary_on)
+    return keys.response_key(request.path, vary, keys.normalize_query(pairs))
+
+
+def pack(body: bytes, *, status: int = 200, content_type: str = JSON) -> bytes:
+    """Return the stored form of a response: a one-line header, then the body."""
+    return f"{status} {content_type}\n".encode() + body
+
+
+def unpack(payload: bytes) -> HttpResponse:
+    """Return the response stored by pack()."""
+    header, _, body = payload.partition(b"\n")
+    status, content_type = header.decode().split(" ", 1)
+    return HttpResponse(body, status=int(status), content_type=content_type)
+
+
+def response_fill(
+    path: str, vary: str, body: bytes, deps: Iterable[Dep]
+) -> tuple[str, Fill]:
+    """Return (key, value) for a rendered JSON response, for write-through."""
+    return keys.response_key(path, vary), Fill(pack(body), list(deps))
+
+
+def _is_json(request: Request) -> bool:
+    renderer = getattr(request, "accepted_renderer", None)
+    return renderer is not None and renderer.format == "json"
+
+
+def cache_api_result(
+    *,
+    ttl: int | Callable[[], int] | None = None,
+    vary_on: Sequence[Vary] = (),
+    deps: DepsOf | None = None,
+    query: Iterable[str] | None = None,
+) -> Callable:
+    """Cache the rendered result of a DRF view method for GET requests.
+
+    ``deps(view, response)`` names what the response shows; by default the view's
+    ``get_cache_dependencies(response)``. ``query`` lists the parameters the view
+    reads (default: all). ``X-Cache`` says HIT, MISS or BYPASS.
+    """
+    only = None if query is None else frozenset(query)
+
+    def decorator(method: Callable[..., Response]) -> Callable[..., Any]:
+        @wraps(method)
+        def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any):
+            if request.method != "GET" or not _is_json(request):
+                response = method(view, request, *args, **kwargs)
+                response["X-Cache"] = CacheStatus.BYPASS
+                return response
+
+            def encode(response: Response) -> Fill | None:
+                if response.status_code != 200 or getattr(response, "exception", False):
+                    return None
+                response = view.finalize_response(request, response, *args, **kwargs)
+                response.render()
+                depends = (
+                    deps(view, response)
+                    if deps
+                    else view.get_cache_dependencies(response)
+                )
+                return Fill(
+                    pack(response.content, content_type=response["Content-Type"]),
+                    list(depends),
+                )
+
+            outcome = store.fetch(
+                request_key(request, view, vary_on, only),
+                lambda: method(view, request, *args, **kwargs),
+                encode=encode,
+                decode=unpack,
+                ttl=ttl() if callable(ttl) else ttl,
+                usable=not is_dirty(),
+            )
+            response = outcome.value
+            response["X-Cache"] = outcome.status
+            return response
+
+        return wrapper
+
+    return decorator

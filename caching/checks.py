@@ -1,0 +1,38 @@
+"""System checks for a misconfigured cache."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def check_cache_settings(app_configs, **kwargs):
+    problems = []
+    options = settings.CACHES.get("default", {}).get("OPTIONS", {})
+    if (
+        settings.CACHES.get("default", {}).get("BACKEND")
+        != "django_redis.cache.RedisCache"
+    ):
+        problems.append(
+            Error("The default cache must be django-redis.", id="caching.E001")
+        )
+    if options.get("IGNORE_EXCEPTIONS"):
+        problems.append(
+            Error(
+                "IGNORE_EXCEPTIONS drops invalidations silently while Redis is away.",
+                hint="Remove it; the caching layer handles outages itself.",
+                id="caching.E002",
+            )
+        )
+    prefix = getattr(settings, "CACHE_KEY_PREFIX", "")
+    if not prefix or any(ch in prefix for ch in "*?[]{} "):
+        problems.append(
+            Error(
+                "CACHE_KEY_PREFIX must be non-empty without glob or space characters.",
+                id="caching.E003",
+            )
+        )
+    if getattr(settings, "CACHE_TTL", 300) <= 0:
+        problems.append(Warning("CACHE_TTL should be positive.", id="caching.W001"))
+    return problems

@@ -1,0 +1,106 @@
+"""
+The Redis connection, behind a circuit breaker.
+
+django-redis owns the connection pool (and its short socket timeouts); this
+module adds what it lacks: after one failure Redis is not called again for a
+cooldown, so an outage costs each request nothing, and the state changes are
+logged once per transition rather than once per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django_redis import get_redis_connection
+from redis import Redis
+from redis.exceptions import RedisError
+
+from caching import conf
+
+logger = logging.getLogger("caching")
+T = TypeVar("T")
+
+
+class CacheUnavailable(Exception):
+    """Redis could not be used; the caller answers from the database."""
+
+
+class CircuitBreaker:
+    """Closed: call Redis. Open: fail fast until the cooldown ends, then probe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.open_until = 0.0
+        self.is_open = False
+        self.recovery_hooks: list[Callable[[], None]] = []
+
+    def allow(self) -> bool:
+        if not self.is_open:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if now < self.open_until:
+                return False
+            # Half-open: let this one caller probe, hold the others back.
+            self.open_until = now + conf.breaker_cooldown()
+            return True
+
+    def failure(self, exc: BaseException) -> None:
+        with self._lock:
+            self.open_until = time.monotonic() + conf.breaker_cooldown()
+            if not self.is_open:
+                self.is_open = True
+                logger.warning(
+                    "cache unavailable, reading from the database: %s: %s",
+                    type(exc).__name__,
+                    exc,
+                )
+
+    def success(self) -> None:
+        if not self.is_open:
+            return
+        with self._lock:
+            if not self.is_open:
+                return
+            self.is_open = False
+        logger.warning("cache available again")
+        for hook in self.recovery_hooks:
+            hook()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.is_open = False
+            self.open_until = 0.0
+
+
+breaker = CircuitBreaker()
+
+
+def connection() -> Redis:
+    """Return the pooled Redis client of the default cache."""
+    return get_redis_connection("default")
+
+
+def run(operation: Callable[[Redis], T]) -> T:
+    """Run operation against Redis, or raise CacheUnavailable without waiting."""
+    if not breaker.allow():
+        raise CacheUnavailable("circuit open")
+    try:
+        result = operation(connection())
+    except RedisError as exc:
+        breaker.failure(exc)
+        raise CacheUnavailable(str(exc)) from exc
+    breaker.success()
+    return result
+
+
+def ping() -> bool:
+    """Return whether Redis answers now."""
+    try:
+        return bool(run(lambda redis: redis.ping()))
+    except CacheUnavailable:
+        return False

@@ -1,0 +1,40 @@
+"""The caching layer's settings: one accessor each, read when called."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def key_prefix() -> str:
+    """Return the prefix every key of this app starts with."""
+    return getattr(settings, "CACHE_KEY_PREFIX", "shop")
+
+
+def default_ttl() -> int:
+    """Return the default time-to-live of an entry, in seconds."""
+    return int(getattr(settings, "CACHE_TTL", 300))
+
+
+def enabled() -> bool:
+    """Return whether reads may use the cache at all (off for baselines)."""
+    return bool(getattr(settings, "CACHE_ENABLED", True))
+
+
+def ttl_jitter() -> float:
+    """Return the +/- fraction by which entry TTLs are spread."""
+    return float(getattr(settings, "CACHE_TTL_JITTER", 0.1))
+
+
+def lease_ms() -> int:
+    """Return how long a miss leader may hold the fill lease, in ms."""
+    return int(getattr(settings, "CACHE_LEASE_MS", 3000))
+
+
+def lease_wait_ms() -> int:
+    """Return how long a follower waits for the leader's fill before querying."""
+    return int(getattr(settings, "CACHE_LEASE_WAIT_MS", 1000))
+
+
+def breaker_cooldown() -> float:
+    """Return how long, in seconds, Redis is left alone after a failure."""
+    return float(getattr(settings, "CACHE_BREAKER_COOLDOWN", 1.0))

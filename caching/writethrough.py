@@ -1,0 +1,89 @@
+"""
+Write-through: after a write commits, put the fresh object in the cache.
+
+Order is the point (the seed's caveat, CONSISTENCY-NOTES I6/I7): nothing is
+written to Redis before the database commits, so a failed or rolled-back write
+leaves the cache untouched. After commit the invalidation runs first (it was
+queued by the write's signals), then this refill: it takes an ``asof`` from the
+clock, re-reads the row from the database and fills with that ``asof``. A later
+writer's invalidation carries a greater stamp, so an older refill can never be
+served over a newer write, whatever order the refills land in. If the refill
+cannot reach Redis, the invalidation already made the old entry unservable.
+
+Apps register extra fillers for copies of the object they cache in other forms
+(the API registers its rendered detail responses).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from django.db import models, transaction
+
+from caching import deps as dep
+from caching import keys, store
+from caching.client import CacheUnavailable
+from caching.registry import dependencies_of_model
+from caching.store import Fill
+
+logger = logging.getLogger("caching")
+Filler = Callable[[models.Model], Iterable[tuple[str, Fill]]]
+_fillers: dict[type[models.Model], list[Filler]] = defaultdict(list)
+
+
+def register(model: type[models.Model], filler: Filler) -> None:
+    """Have refills of model also store what filler returns (key, value) for."""
+    if filler not in _fillers[model]:
+        _fillers[model].append(filler)
+
+
+def refill_on_commit(model: type[models.Model], pk: object, *, using: str) -> None:
+    """Refill the cached copies of model row pk once the transaction commits."""
+    transaction.on_commit(lambda: refill(model, pk), using=using)
+
+
+def fresh_instance(model: type[models.Model], pk: object) -> models.Model | None:
+    """Return the committed row pk with the relations its copies embed."""
+    queryset = model._default_manager.all()
+    if hasattr(queryset, "uncached"):
+        queryset = queryset.uncached()
+    for name in dependencies_of_model(model):
+        field = model._meta.get_field(name)
+        if field.many_to_many or field.one_to_many:
+            queryset = queryset.prefetch_related(name)
+        else:
+            queryset = queryset.select_related(name)
+    return queryset.filter(pk=pk).first()
+
+
+def refill(model: type[models.Model], pk: object) -> int:
+    """Store fresh copies of row pk; return how many entries were stored."""
+    try:
+        asof = store.now()  # before the database read (I12)
+    except CacheUnavailable:
+        return 0
+    instance = fresh_instance(model, pk)
+    if instance is None:
+        return 0
+    entries = [
+        (
+            keys.object_key(model, pk),
+            Fill(
+                pickle.dumps(instance, pickle.HIGHEST_PROTOCOL),
+                dep.for_instance(instance),
+            ),
+        )
+    ]
+    for filler in _fillers[model]:
+        entries.extend(filler(instance))
+    stored = 0
+    for key, value in entries:
+        try:
+            stored += store.fill(key, asof, value, ttl=None)
+        except CacheUnavailable:
+            logger.info("write-through refill skipped, Redis unavailable: %s", key)
+            break
+    return stored

@@ -1,0 +1,78 @@
+"""Catalog JSON: categories and tags by slug on writes, nested on reads."""
+
+from __future__ import annotations
+
+from django.utils.text import slugify
+from rest_framework import serializers
+
+from catalog.models import Category, Product, Tag
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug"]
+
+
+class TagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "slug"]
+
+
+class CategoryField(serializers.SlugRelatedField):
+    """Written as the category's slug, read as {"id", "name", "slug"}."""
+
+    def to_representation(self, value: Category) -> dict:
+        return {"id": value.pk, "name": value.name, "slug": value.slug}
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    category = CategoryField(slug_field="slug", queryset=Category.objects.all())
+    tags = serializers.SlugRelatedField(
+        many=True, slug_field="slug", queryset=Tag.objects.all(), required=False
+    )
+    slug = serializers.SlugField(max_length=220, required=False)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id", "sku", "name", "slug", "description", "price", "stock",
+            "is_active", "category", "tags", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("slug") and "name" in attrs:
+            attrs["slug"] = slugify(attrs["name"])[:220] or "product"
+        return attrs
+
+
+class PriceSerializer(serializers.Serializer):
+    """The converted price of a product (for the schema)."""
+
+    product = serializers.IntegerField()
+    currency = serializers.CharField()
+    price = serializers.DecimalField(max_digits=14, decimal_places=2)
+    rate = serializers.DecimalField(max_digits=14, decimal_places=6)
+    rates_date = serializers.DateField()
+
+
+class CategoryStatsSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    count = serializers.IntegerField()
+    min_price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, allow_null=True
+    )
+    max_price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, allow_null=True
+    )
+    avg_price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, allow_null=True
+    )
+
+
+class CatalogStatsSerializer(serializers.Serializer):
+    products = serializers.IntegerField()
+    active_products = serializers.IntegerField()
+    categories = CategoryStatsSerializer(many=True)

@@ -1,0 +1,170 @@
+"""Catalog endpoints. Reads go through the response cache, writes through services."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from caching import deps as dep
+from caching.api import cache_api_result, vary_staff
+from catalog import rates, selectors, services
+from catalog.api.filters import ProductFilter
+from catalog.api.serializers import (
+    CatalogStatsSerializer,
+    CategorySerializer,
+    PriceSerializer,
+    ProductSerializer,
+    TagSerializer,
+)
+from catalog.models import Category, Product, Tag
+
+PAGE_PARAMS = frozenset({"page", "page_size"})
+LIST_PARAMS = frozenset(
+    {"page", "page_size", "category", "tag", "min_price", "max_price", "in_stock",
+     "search", "ordering"}
+)  # fmt: skip
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    """Anyone reads; only staff write (anonymous 401, others 403)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return bool(request.user and request.user.is_staff)
+
+
+class RatesUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Exchange rates are unavailable; try again later."
+    default_code = "rates_unavailable"
+
+
+class CachedReadsMixin:
+    """Detail and list reads answered from the response cache."""
+
+    fetched_object = None
+
+    def get_object(self):
+        self.fetched_object = super().get_object()
+        return self.fetched_object
+
+    def get_cache_dependencies(self, response) -> list:
+        if self.fetched_object is not None:
+            return dep.for_instance(self.fetched_object)
+        return dep.for_models(self.get_queryset().model)
+
+
+class CategoryViewSet(CachedReadsMixin, viewsets.ModelViewSet):
+    queryset = Category.objects.all().order_by("name", "id")
+    serializer_class = CategorySerializer
+    permission_classes = [IsStaffOrReadOnly]
+    lookup_field = "slug"
+
+    @cache_api_result(query=PAGE_PARAMS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @cache_api_result(query=())
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+class TagViewSet(CategoryViewSet):
+    queryset = Tag.objects.all().order_by("name", "id")
+    serializer_class = TagSerializer
+
+
+class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
+    serializer_class = ProductSerializer
+    permission_classes = [IsStaffOrReadOnly]
+    filterset_class = ProductFilter
+
+    def get_queryset(self):
+        return selectors.product_list(user=self.request.user)
+
+    def get_object(self):
+        pk = self.kwargs.get("pk", "")
+        if not str(pk).isdigit():
+            raise NotFound({"id": [f"'{pk}' is not a product id (a whole number)."]})
+        return super().get_object()
+
+    @cache_api_result(vary_on=(vary_staff,), query=LIST_PARAMS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @cache_api_result(vary_on=(vary_staff,), query=())
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        services.product_save(serializer=serializer)
+
+    def perform_update(self, serializer):
+        services.product_save(serializer=serializer)
+
+    def perform_destroy(self, instance):
+        services.product_delete(product=instance)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("currency", OpenApiTypes.STR, required=True)],
+        responses=PriceSerializer,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    @cache_api_result(
+        vary_on=(vary_staff,),
+        query=("currency",),
+        deps=lambda view, response: [
+            *dep.for_instance(view.fetched_object),
+            rates.RATES_DEP,
+        ],
+    )
+    def price(self, request, pk=None):
+        """Return the product's price converted with the upstream's rates."""
+        currency = request.query_params.get("currency", "").strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValidationError(
+                {"currency": ["A three-letter currency code is required."]}
+            )
+        product = self.get_object()
+        try:
+            current = rates.get_rates()
+        except rates.RatesUnavailable:
+            raise RatesUnavailable() from None
+        if currency not in current.rates:
+            known = ", ".join(sorted(current.rates))
+            raise ValidationError(
+                {"currency": [f"Unknown currency '{currency}'; known: {known}."]}
+            )
+        rate = current.rates[currency]
+        converted = (product.price * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        return Response(
+            {
+                "product": product.pk,
+                "currency": currency,
+                "price": str(converted),
+                "rate": str(rate),
+                "rates_date": current.date,
+            }
+        )
+
+
+class CatalogStatsView(APIView):
+    """Product counts and per-category price figures; the same for everyone."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=CatalogStatsSerializer)
+    @cache_api_result(
+        query=(), deps=lambda view, response: dep.for_models(Product, Category)
+    )
+    def get(self, request):
+        return Response(selectors.catalog_stats())

@@ -1,0 +1,92 @@
+"""Profile endpoints: public list, detail by username, and the user's own."""
+
+from __future__ import annotations
+
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+
+from caching import deps as dep
+from caching.api import cache_api_result, vary_user
+from users import selectors, services
+from users.api.serializers import ProfileSerializer
+from users.models import Profile
+
+PAGE_PARAMS = ("page", "page_size")
+
+
+def vary_profile_list(request, view) -> str:
+    """Staff see every email; a user sees their own row's email."""
+    return "staff" if request.user.is_staff else vary_user(request, view)
+
+
+def vary_profile_viewer(request, view) -> str:
+    """Staff, the profile's owner, or anyone else."""
+    if request.user.is_staff:
+        return "staff"
+    if request.user.is_authenticated and request.user.get_username() == view.kwargs.get(
+        "username"
+    ):
+        return "owner"
+    return "public"
+
+
+class ProfileViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = ProfileSerializer
+    permission_classes = [AllowAny]
+    lookup_field = "user__username"
+    lookup_url_kwarg = "username"
+    lookup_value_regex = r"[\w.@+-]+"
+    fetched_object: Profile | None = None
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.profile_list()
+        return selectors.profiles_visible_to(self.request.user)
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "viewer": self.request.user}
+
+    def get_object(self):
+        self.fetched_object = super().get_object()
+        return self.fetched_object
+
+    def get_cache_dependencies(self, response) -> list:
+        if self.fetched_object is not None:
+            return dep.for_instance(self.fetched_object)
+        return dep.for_models(Profile)
+
+    @cache_api_result(vary_on=(vary_profile_list,), query=PAGE_PARAMS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @cache_api_result(vary_on=(vary_profile_viewer,), query=())
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @action(
+        detail=False, methods=["get", "patch"], permission_classes=[IsAuthenticated]
+    )
+    def me(self, request):
+        """Read or change the signed-in user's own profile."""
+        if request.method == "GET":
+            return self._me_read(request)
+        profile = selectors.profiles_visible_to(request.user).get(user=request.user)
+        serializer = self.get_serializer(profile, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.profile_update(serializer=serializer)
+        return self._me_response(serializer.instance)
+
+    @cache_api_result(vary_on=(vary_user,), query=())
+    def _me_read(self, request):
+        self.fetched_object = selectors.profiles_visible_to(request.user).get(
+            user=request.user
+        )
+        return self._me_response(self.fetched_object)
+
+    def _me_response(self, profile: Profile):
+        from rest_framework.response import Response
+
+        return Response(self.get_serializer(profile).data)
