@@ -27,7 +27,7 @@ from django.db import connections, models, transaction
 from caching import deps as dep
 from caching import keys, store, writethrough
 from caching.invalidation import invalidate_on_commit, is_dirty
-from caching.registry import track
+from caching.registry import dependencies_of_model, track
 from caching.store import CacheStatus, Fill
 
 M = TypeVar("M", bound=models.Model)
@@ -57,6 +57,17 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         clone._cache_on = True
         clone._cache_ttl = ttl
         return clone
+
+    def with_embedded(self) -> CachedQuerySet[M]:
+        """Return this queryset loading the relations cached copies embed."""
+        queryset = self
+        for name in dependencies_of_model(self.model):
+            field = self.model._meta.get_field(name)
+            if field.many_to_many or field.one_to_many:
+                queryset = queryset.prefetch_related(name)
+            else:
+                queryset = queryset.select_related(name)
+        return queryset
 
     def uncached(self) -> CachedQuerySet[M]:
         """Return this queryset reading the database only."""
@@ -118,7 +129,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
 
         outcome = store.fetch(
             key,
-            lambda: self.uncached().get(**lookup),
+            lambda: self.uncached().with_embedded().get(**lookup),
             encode=encode,
             decode=pickle.loads,
             ttl=self._cache_ttl,

@@ -26,7 +26,6 @@ from django.db import models, transaction
 from caching import deps as dep
 from caching import keys, store
 from caching.client import CacheUnavailable
-from caching.registry import dependencies_of_model
 from caching.store import Fill
 
 logger = logging.getLogger("caching")
@@ -47,16 +46,7 @@ def refill_on_commit(model: type[models.Model], pk: object, *, using: str) -> No
 
 def fresh_instance(model: type[models.Model], pk: object) -> models.Model | None:
     """Return the committed row pk with the relations its copies embed."""
-    queryset = model._default_manager.all()
-    if hasattr(queryset, "uncached"):
-        queryset = queryset.uncached()
-    for name in dependencies_of_model(model):
-        field = model._meta.get_field(name)
-        if field.many_to_many or field.one_to_many:
-            queryset = queryset.prefetch_related(name)
-        else:
-            queryset = queryset.select_related(name)
-    return queryset.filter(pk=pk).first()
+    return model._default_manager.uncached().with_embedded().filter(pk=pk).first()
 
 
 def refill(model: type[models.Model], pk: object) -> int:

@@ -143,9 +143,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 # gunicorn serves the admin's static files through WhiteNoise, straight from the
-# apps (no collectstatic step needed for `make run`).
+# apps (no collectstatic step and no STATIC_ROOT needed for `make run`).
 WHITENOISE_USE_FINDERS = True
 
 # --- REST framework ------------------------------------------------------------

@@ -1,0 +1,43 @@
+"""Keys: under the prefix, canonical, short whatever the input (CONTRACT 4.9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from caching import keys, store
+from catalog.models import Product
+
+
+@pytest.mark.django_db
+def test_every_key_starts_with_the_configured_prefix(settings):
+    settings.CACHE_KEY_PREFIX = "acme"
+    assert keys.object_key(Product, 5) == "acme:o:catalog.product:5"
+    assert keys.response_key("/api/products/", "public", "page=2").startswith("acme:r:")
+    assert keys.clock_key() == "acme:clock"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parameters_in_any_order_give_one_key(api_client, product):
+    first = api_client.get("/api/products/?ordering=-price&page_size=5&in_stock=true")
+    second = api_client.get("/api/products/?page_size=5&in_stock=true&ordering=-price")
+    assert (first["X-Cache"], second["X-Cache"]) == ("MISS", "HIT")
+    assert first.content == second.content
+
+
+def test_long_or_unsafe_parts_are_hashed_and_keys_stay_short():
+    long_query = keys.normalize_query([("search", "x" * 5000), ("tag", "a b*c\n")])
+    key = keys.response_key("/api/products/", "public", long_query)
+    assert len(key) < 200
+    assert "\n" not in key
+    assert " " not in key
+    assert "*" not in key
+    assert keys.response_key("/api/products/", "public", long_query) == key
+    assert keys.response_key("/api/products/", "public", long_query + "y") != key
+
+
+def test_ttl_has_jitter_within_ten_percent(settings):
+    settings.CACHE_TTL = 300
+    ttls = {store.jittered(None) for _ in range(200)}
+    assert min(ttls) >= 270
+    assert max(ttls) <= 330
+    assert len(ttls) > 10

@@ -1,0 +1,212 @@
+"""
+Cache-aside through the ORM: cached() and get_cached() hit without queries, and
+every way Django writes (signalled or not) makes the affected entries stale.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+
+from caching import invalidate, keys
+from caching.store import CacheStatus
+from catalog.models import Category, Product, Tag
+from tests.factories import CategoryFactory, ProductFactory, TagFactory
+from users.models import Profile
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def cached_names(**filters) -> list[str]:
+    return [p.name for p in Product.objects.cached().filter(**filters).order_by("id")]
+
+
+def cached_prices() -> list[Decimal]:
+    return [p.price for p in Product.objects.cached().order_by("id")]
+
+
+def test_a_second_read_runs_no_query(django_assert_num_queries, product):
+    first = Product.objects.cached().filter(category__slug="books")
+    assert [p.pk for p in first] == [product.pk]
+    assert first.cache_status == CacheStatus.MISS
+    with django_assert_num_queries(0):
+        again = Product.objects.cached().filter(category__slug="books")
+        assert [p.name for p in again] == ["Dune"]
+        assert again.cache_status == CacheStatus.HIT
+
+
+def test_prefetched_relations_come_from_the_cache_too(
+    django_assert_num_queries, product
+):
+    list(Product.objects.cached().prefetch_related("tags").select_related("category"))
+    with django_assert_num_queries(0):
+        (cached,) = (
+            Product.objects.cached().prefetch_related("tags").select_related("category")
+        )
+        assert cached.category.slug == "books"
+        assert [t.slug for t in cached.tags.all()] == ["sale"]
+
+
+def test_get_cached_hits_without_queries(django_assert_num_queries, product):
+    assert Product.objects.get_cached(pk=product.pk).name == "Dune"
+    with django_assert_num_queries(0):
+        assert Product.objects.get_cached(pk=product.pk).name == "Dune"
+    with pytest.raises(Product.DoesNotExist):
+        Product.objects.get_cached(pk=987654)
+
+
+def test_save_refreshes_detail_and_lists(product):
+    assert cached_names() == ["Dune"]
+    assert Product.objects.get_cached(pk=product.pk).name == "Dune"
+    product.name = "Dune Messiah"
+    product.save()
+    assert cached_names() == ["Dune Messiah"]
+    assert Product.objects.get_cached(pk=product.pk).name == "Dune Messiah"
+
+
+def test_insert_refreshes_a_filtered_list_it_now_matches(product, category):
+    assert cached_names(category=category) == ["Dune"]
+    ProductFactory(name="Emma", category=category)
+    assert cached_names(category=category) == ["Dune", "Emma"]
+
+
+def test_delete_refreshes_detail_and_lists(product):
+    assert cached_names() == ["Dune"]
+    Product.objects.get_cached(pk=product.pk)
+    pk = product.pk
+    product.delete()
+    assert cached_names() == []
+    with pytest.raises(Product.DoesNotExist):
+        Product.objects.get_cached(pk=pk)
+
+
+def test_queryset_update_sends_no_signal_but_invalidates(product):
+    assert cached_prices() == [Decimal("12.50")]
+    Product.objects.get_cached(pk=product.pk)
+    Product.objects.filter(pk=product.pk).update(price=Decimal("99.00"))
+    assert cached_prices() == [Decimal("99.00")]
+    assert Product.objects.get_cached(pk=product.pk).price == Decimal("99.00")
+
+
+def test_queryset_delete_invalidates(product):
+    assert cached_names() == ["Dune"]
+    Product.objects.filter(pk=product.pk).delete()
+    assert cached_names() == []
+
+
+def test_bulk_create_invalidates_lists(product, category):
+    assert cached_names() == ["Dune"]
+    Product.objects.bulk_create(
+        [Product(sku="B-2", name="Emma", slug="emma", price=1, category=category)]
+    )
+    assert cached_names() == ["Dune", "Emma"]
+
+
+def test_bulk_update_invalidates_details_and_lists(product):
+    assert cached_prices() == [Decimal("12.50")]
+    Product.objects.get_cached(pk=product.pk)
+    product.price = Decimal("1.00")
+    Product.objects.bulk_update([product], ["price"])
+    assert cached_prices() == [Decimal("1.00")]
+    assert Product.objects.get_cached(pk=product.pk).price == Decimal("1.00")
+
+
+def test_m2m_changes_from_either_side_invalidate(product, tag):
+    def tags_of_cached():
+        (cached,) = Product.objects.cached().prefetch_related("tags")
+        return [t.slug for t in cached.tags.all()]
+
+    assert tags_of_cached() == ["sale"]
+    new = TagFactory(slug="new")
+    product.tags.add(new)
+    assert tags_of_cached() == ["new", "sale"] or tags_of_cached() == ["sale", "new"]
+    new.products.remove(product)  # reverse side
+    assert tags_of_cached() == ["sale"]
+    product.tags.clear()
+    assert tags_of_cached() == []
+    tag.products.add(product)  # reverse add
+    assert tags_of_cached() == ["sale"]
+
+
+def test_renaming_a_category_refreshes_its_products(product, category):
+    assert Product.objects.get_cached(pk=product.pk).category.name == "Books"
+    (listed,) = Product.objects.cached().select_related("category")
+    assert listed.category.name == "Books"
+    category.name = "Novels"
+    category.save()
+    assert Product.objects.get_cached(pk=product.pk).category.name == "Novels"
+    (listed,) = Product.objects.cached().select_related("category")
+    assert listed.category.name == "Novels"
+
+
+def test_changing_a_user_refreshes_their_profile(user):
+    profile = Profile.objects.get(user=user)
+    assert Profile.objects.get_cached(pk=profile.pk).user.email == "alice@example.com"
+    user.email = "alice@new.example"
+    user.save()
+    assert Profile.objects.get_cached(pk=profile.pk).user.email == "alice@new.example"
+
+
+def test_invalidate_covers_raw_sql(product):
+    assert cached_names() == ["Dune"]
+    Product.objects.get_cached(pk=product.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Product._meta.db_table} SET name = %s", ["Raw"])
+    assert cached_names() == ["Dune"]  # the cache cannot see raw SQL by itself
+    invalidate(Product)
+    assert cached_names() == ["Raw"]
+    assert Product.objects.get_cached(pk=product.pk).name == "Raw"
+
+
+def test_invalidate_one_object(product):
+    Product.objects.get_cached(pk=product.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Product._meta.db_table} SET name = %s", ["Raw"])
+    invalidate(product)
+    assert Product.objects.get_cached(pk=product.pk).name == "Raw"
+
+
+def test_invalidation_waits_for_commit_and_rollback_changes_nothing(product):
+    assert cached_names() == ["Dune"]
+    with transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(name="Never")
+        product.refresh_from_db()
+        product.save()
+        transaction.set_rollback(True)
+    result = Product.objects.cached().order_by("id")
+    assert [p.name for p in result] == ["Dune"]
+    assert result.cache_status == CacheStatus.HIT  # the entry survived: still right
+
+
+def test_reads_inside_a_dirty_transaction_bypass_the_cache(product):
+    assert cached_names() == ["Dune"]
+    with transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(name="Uncommitted")
+        inside = Product.objects.cached().order_by("id")
+        assert [p.name for p in inside] == ["Uncommitted"]  # own write, not the entry
+        assert inside.cache_status == CacheStatus.BYPASS
+        transaction.set_rollback(True)
+    # Nothing uncommitted was stored: the committed value is served.
+    assert cached_names() == ["Dune"]
+
+
+def test_invalidation_is_sent_on_commit_not_before(product, redis):
+    assert cached_names() == ["Dune"]
+    stamps = keys.version_key(Product)
+    before = redis.hget(stamps, str(product.pk))
+    with transaction.atomic():
+        product.name = "Committed"
+        product.save()
+        # A reader elsewhere must not refill from this uncommitted write (I2).
+        assert redis.hget(stamps, str(product.pk)) == before
+    assert int(redis.hget(stamps, str(product.pk))) > int(before)
+    assert cached_names() == ["Committed"]
+
+
+def test_untracked_categories_and_tags_use_the_same_layer(category, tag):
+    assert [c.slug for c in Category.objects.cached()] == ["books"]
+    CategoryFactory(slug="games", name="Games")
+    assert sorted(c.slug for c in Category.objects.cached()) == ["books", "games"]
+    assert Tag.objects.get_cached(pk=tag.pk).slug == "sale"

@@ -1,0 +1,143 @@
+"""
+The stamped store under forced interleavings (CONSISTENCY-NOTES I1, I6, I12,
+I16). Each test pauses a reader between its database read and its fill and
+commits a write there; a naive cache-aside (SET after read) fails them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from caching import deps as dep
+from caching import keys, store
+from caching.store import CacheStatus, Fill
+from catalog.models import Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def pause_before_fill():
+    """Run a function once, between a reader's database read and its fill."""
+    actions = []
+
+    def hook(key):
+        while actions:
+            actions.pop(0)()
+
+    store.before_fill.append(hook)
+    yield actions.append
+    store.before_fill.remove(hook)
+
+
+def test_reader_that_read_before_a_write_cannot_fill_old_rows(
+    pause_before_fill, product
+):
+    """I1: miss, read v1; writer commits v2 and invalidates; the v1 fill is refused."""
+    pause_before_fill(
+        lambda: Product.objects.filter(pk=product.pk).update(price=Decimal("2"))
+    )
+    stale_read = Product.objects.cached().filter(pk=product.pk)
+    assert [p.price for p in stale_read] == [
+        Decimal("12.50")
+    ]  # it overlapped the write
+    fresh = Product.objects.cached().filter(pk=product.pk)
+    assert [p.price for p in fresh] == [Decimal("2.00")]
+    assert fresh.cache_status == CacheStatus.MISS
+
+
+def test_object_reader_cannot_fill_after_a_related_row_changed(
+    pause_before_fill, product
+):
+    """I12: the category is found by the read; its rename still voids the fill."""
+    category = product.category
+
+    def rename():
+        category.name = "Renamed"
+        category.save()
+
+    pause_before_fill(rename)
+    assert Product.objects.get_cached(pk=product.pk).category.name == "Books"
+    assert Product.objects.get_cached(pk=product.pk).category.name == "Renamed"
+
+
+def test_api_reader_cannot_fill_an_old_detail(pause_before_fill, api_client, product):
+    pause_before_fill(lambda: Product.objects.filter(pk=product.pk).update(name="New"))
+    assert api_client.get(f"/api/products/{product.pk}/").json()["name"] == "Dune"
+    response = api_client.get(f"/api/products/{product.pk}/")
+    assert response["X-Cache"] == "MISS"
+    assert response.json()["name"] == "New"
+
+
+def test_late_write_through_fill_cannot_overwrite_a_newer_write(product):
+    """I6: refills landing out of order: the older one is refused."""
+    key = keys.object_key(Product, product.pk)
+    old_asof = store.now()
+    Product.objects.update_through(product, price=Decimal("30.00"))
+    late = Fill(b"old bytes", dep.for_instance(product))
+    assert store.fill(key, old_asof, late, ttl=60) is False
+    assert Product.objects.get_cached(pk=product.pk).price == Decimal("30.00")
+
+
+def test_entry_outlives_no_invalidation_even_when_stamps_are_written_later(redis):
+    """An entry is served only while none of its dependencies moved past its asof."""
+    key = keys.response_key("/t/", "", "")
+    asof = store.read(key).asof
+    assert store.fill(key, asof, Fill(b"v1", [("x.y", "1")]), ttl=60)
+    assert store.read(key).payload == b"v1"
+    store.invalidate([("x.y", "2")])  # another row: still served
+    assert store.read(key).payload == b"v1"
+    store.invalidate([("x.y", "1")])
+    assert store.read(key).hit is False
+
+
+def test_clock_survives_redis_losing_it(redis):
+    """A reader's asof from before the clock was lost stays below new stamps."""
+    asof = store.now()
+    redis.delete(keys.clock_key())
+    stamp = store.invalidate([("x.y", "1")])
+    assert stamp > asof
+    key = keys.response_key("/t2/", "", "")
+    assert store.fill(key, asof, Fill(b"old", [("x.y", "1")]), ttl=60) is False
+
+
+def test_one_of_many_concurrent_misses_computes(redis):
+    """I16: K readers miss one key together; the leader computes, the rest wait."""
+    calls = []
+    results = []
+    key = keys.response_key("/stampede/", "", "")
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)
+        return b"value"
+
+    def reader():
+        outcome = store.fetch(
+            key, compute, encode=lambda v: Fill(v, [("x.y", "#")]), decode=bytes
+        )
+        results.append(outcome)
+
+    threads = [threading.Thread(target=reader) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert [r.value for r in results] == [b"value"] * 20
+    assert sum(r.status == CacheStatus.HIT for r in results) == 19
+
+
+def test_followers_fall_back_to_the_database_when_the_leader_is_slow(redis, settings):
+    settings.CACHE_LEASE_WAIT_MS = 50
+    key = keys.response_key("/slow/", "", "")
+    assert store.read(key).leader is True  # a leader that never fills
+    started = time.monotonic()
+    outcome = store.fetch(key, lambda: b"fallback", encode=lambda v: None, decode=bytes)
+    assert outcome.value == b"fallback"
+    assert outcome.status == CacheStatus.MISS
+    assert time.monotonic() - started < 1

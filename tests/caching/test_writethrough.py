@@ -1,0 +1,141 @@
+"""
+Write-through (CONTRACT 4.4): after a committed write the cache holds the new
+value, so the next read is a HIT; failed or rolled-back writes leave the cache
+as it was; a cache write that fails after commit leaves nothing stale.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from caching import client as cache_client
+from caching import signals
+from catalog.models import Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_api_patch_then_get_is_a_hit_with_new_data(
+    api_client, staff_client, django_assert_num_queries, product
+):
+    url = f"/api/products/{product.pk}/"
+    api_client.get(url)
+    response = staff_client.patch(
+        url, {"price": "15.00", "name": "Dune (2021)"}, format="json"
+    )
+    assert response.status_code == 200
+    with django_assert_num_queries(0):
+        fresh = api_client.get(url)
+    assert fresh["X-Cache"] == "HIT"
+    assert fresh.json()["price"] == "15.00"
+    assert fresh.json()["name"] == "Dune (2021)"
+    staff_view = staff_client.get(url)
+    assert staff_view["X-Cache"] == "HIT"
+    assert staff_view.json()["price"] == "15.00"
+
+
+def test_api_put_and_post_then_get_are_hits(
+    api_client, staff_client, product, category
+):
+    url = f"/api/products/{product.pk}/"
+    body = {"sku": "BOOK-1", "name": "Dune", "price": "13.00", "category": "books"}
+    assert staff_client.put(url, body, format="json").status_code == 200
+    assert api_client.get(url)["X-Cache"] == "HIT"
+    created = staff_client.post(
+        "/api/products/",
+        {"sku": "NEW-1", "name": "Emma", "price": "3.00", "category": "books"},
+        format="json",
+    )
+    assert created.status_code == 201
+    new = api_client.get(f"/api/products/{created.json()['id']}/")
+    assert new["X-Cache"] == "HIT"
+    assert new.json()["name"] == "Emma"
+
+
+def test_write_through_body_is_what_the_view_renders(
+    api_client, staff_client, product, settings
+):
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 42}, format="json")
+    cached = api_client.get(url)
+    assert cached["X-Cache"] == "HIT"
+    settings.CACHE_ENABLED = False
+    rendered = api_client.get(url)
+    assert rendered["X-Cache"] == "BYPASS"
+    assert cached.content == rendered.content
+    assert cached["Content-Type"] == rendered["Content-Type"]
+
+
+def test_profile_patch_then_reads_are_hits_for_each_viewer(
+    api_client, user_client, other_client, user
+):
+    response = user_client.patch(
+        "/api/profiles/me/", {"bio": "Reads a lot"}, format="json"
+    )
+    assert response.status_code == 200
+    me = user_client.get("/api/profiles/me/")
+    assert me["X-Cache"] == "HIT"
+    assert me.json()["bio"] == "Reads a lot"
+    owner = user_client.get("/api/profiles/alice/")
+    assert owner["X-Cache"] == "HIT"
+    assert owner.json()["email"] == "alice@example.com"
+    public = api_client.get("/api/profiles/alice/")
+    assert public["X-Cache"] == "HIT"
+    assert "email" not in public.json()
+    assert "email" not in other_client.get("/api/profiles/alice/").json()
+
+
+def test_manager_write_through_leaves_a_hit(django_assert_num_queries, category):
+    product = Product.objects.create_through(
+        sku="WT-1", name="Lamp", slug="lamp", price=Decimal("5.00"), category=category
+    )
+    with django_assert_num_queries(0):
+        assert Product.objects.get_cached(pk=product.pk).name == "Lamp"
+    Product.objects.update_through(product, name="Desk lamp")
+    with django_assert_num_queries(0):
+        assert Product.objects.get_cached(pk=product.pk).name == "Desk lamp"
+
+
+def test_rolled_back_write_leaves_the_cache_untouched(
+    django_assert_num_queries, product
+):
+    assert Product.objects.get_cached(pk=product.pk).price == Decimal("12.50")
+    with transaction.atomic():
+        Product.objects.update_through(product, price=Decimal("99.00"))
+        transaction.set_rollback(True)
+    with django_assert_num_queries(0):
+        assert Product.objects.get_cached(pk=product.pk).price == Decimal("12.50")
+
+
+def test_failed_database_write_leaves_the_cache_untouched(
+    django_assert_num_queries, product, category
+):
+    other = Product.objects.create_through(
+        sku="OTHER", name="Other", slug="o", price=1, category=category
+    )
+    assert Product.objects.get_cached(pk=other.pk).sku == "OTHER"
+    other.sku = product.sku  # unique: the database refuses it
+    with pytest.raises(IntegrityError):
+        Product.objects.save_through(other)
+    with django_assert_num_queries(0):
+        assert Product.objects.get_cached(pk=other.pk).sku == "OTHER"
+
+
+def test_failed_cache_write_after_commit_leaves_nothing_stale(product):
+    assert Product.objects.get_cached(pk=product.pk).price == Decimal("12.50")
+
+    def redis_goes_away(sender, deps, **kwargs):
+        cache_client.breaker.failure(ConnectionError("cut after the invalidation"))
+
+    signals.cache_invalidated.connect(redis_goes_away, dispatch_uid="test-cut")
+    try:
+        Product.objects.update_through(product, price=Decimal("20.00"))
+    finally:
+        signals.cache_invalidated.disconnect(dispatch_uid="test-cut")
+    cache_client.breaker.reset()
+    cached = Product.objects.cached().filter(pk=product.pk)
+    assert [p.price for p in cached] == [Decimal("20.00")]
+    assert Product.objects.get_cached(pk=product.pk).price == Decimal("20.00")

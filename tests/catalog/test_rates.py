@@ -1,0 +1,146 @@
+"""
+Price conversion with upstream rates (CONTRACT 4.8), against a real local HTTP
+server that serves ECB-format XML, counts requests and can be made to fail.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ECB_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01"
+    xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
+  <gesmes:subject>Reference rates</gesmes:subject>
+  <Cube><Cube time="{date}">
+    <Cube currency="USD" rate="{usd}"/><Cube currency="JPY" rate="160.5"/>
+  </Cube></Cube>
+</gesmes:Envelope>"""
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.requests = 0
+        self.failing = False
+        self.date, self.usd = "2026-11-25", "1.1000"
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                upstream.requests += 1
+                if upstream.failing:
+                    self.send_error(502)
+                    return
+                body = ECB_XML.format(date=upstream.date, usd=upstream.usd).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/eurofxref-daily.xml"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def upstream(settings):
+    server = Upstream()
+    settings.RATES_URL = server.url
+    settings.RATES_TTL = 3600
+    yield server
+    server.server.shutdown()
+
+
+def price(client, product, currency="USD"):
+    return client.get(f"/api/products/{product.pk}/price/", {"currency": currency})
+
+
+def test_converts_with_upstream_rates(api_client, upstream, product):
+    response = price(api_client, product)
+    assert response.status_code == 200
+    assert response.json() == {
+        "product": product.pk,
+        "currency": "USD",
+        "price": "13.75",
+        "rate": "1.1000",
+        "rates_date": "2026-11-25",
+    }
+    assert price(api_client, product, "eur").json()["price"] == "12.50"
+
+
+def test_rates_are_fetched_once_per_ttl(api_client, upstream, product, settings):
+    for currency in ("USD", "EUR", "USD", "usd"):
+        assert price(api_client, product, currency).status_code == 200
+    assert upstream.requests == 1
+    settings.RATES_TTL = 0  # everything fetched so far is now too old
+    upstream.usd = "1.2000"
+    upstream.date = "2026-11-26"
+    assert price(api_client, product, "JPY").status_code == 200
+    assert upstream.requests == 2
+    # The USD response cached with the old rates shows the new ones: it depends on them.
+    body = price(api_client, product, "USD").json()
+    assert body["rate"] == "1.2000"
+    assert body["rates_date"] == "2026-11-26"
+
+
+def test_failing_upstream_serves_the_cached_rates(
+    api_client, upstream, product, settings
+):
+    assert price(api_client, product).json()["rates_date"] == "2026-11-25"
+    settings.RATES_TTL = 0
+    upstream.failing = True
+    response = price(api_client, product, "JPY")
+    assert response.status_code == 200
+    assert response.json()["rates_date"] == "2026-11-25"
+    assert upstream.requests >= 2
+
+
+def test_no_rates_at_all_is_503_json(api_client, upstream, product):
+    upstream.failing = True
+    response = price(api_client, product)
+    assert response.status_code == 503
+    assert "detail" in response.json()
+
+
+def test_unreachable_upstream_is_503_json(api_client, product, settings):
+    settings.RATES_URL = "http://127.0.0.1:9/nothing-listens-here"
+    response = price(api_client, product)
+    assert response.status_code == 503
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("currency", ["ZZZ", "US", "12$", ""])
+def test_bad_currency_is_400_naming_it(api_client, upstream, product, currency):
+    response = price(api_client, product, currency)
+    assert response.status_code == 400
+    assert "currency" in response.json()
+
+
+def test_price_of_inactive_product_is_404_but_staff_see_it(
+    api_client, staff_client, upstream, product
+):
+    product.is_active = False
+    product.save()
+    assert price(api_client, product).status_code == 404
+    assert price(staff_client, product).status_code == 200
+
+
+def test_price_response_is_cached_and_follows_the_product(
+    api_client, staff_client, upstream, product
+):
+    # The first fetch stamps the rates, which voids the fill made with them.
+    assert price(api_client, product)["X-Cache"] == "MISS"
+    assert price(api_client, product)["X-Cache"] == "MISS"
+    assert price(api_client, product)["X-Cache"] == "HIT"
+    staff_client.patch(
+        f"/api/products/{product.pk}/", {"price": "20.00"}, format="json"
+    )
+    assert price(api_client, product).json()["price"] == "22.00"

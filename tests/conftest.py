@@ -1,0 +1,96 @@
+"""
+Fixtures shared by the suite. Everything runs against the real database of
+DATABASE_URL (SQLite by default) and the real Redis of REDIS_URL (the embedded
+one by default): no fakes of either.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from caching import client as cache_client
+from caching import conf
+from tests.factories import CategoryFactory, ProductFactory, TagFactory, UserFactory
+
+
+def _delete_app_keys() -> None:
+    redis = cache_client.connection()
+    keys = list(redis.scan_iter(match=f"{conf.key_prefix()}:*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    """Start and end every test with none of this app's keys and a closed breaker."""
+    cache_client.breaker.reset()
+    _delete_app_keys()
+    yield
+    cache_client.breaker.reset()
+    _delete_app_keys()
+
+
+@pytest.fixture
+def redis():
+    return cache_client.connection()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def token_client(user) -> APIClient:
+    api = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return api
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice", email="alice@example.com")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(username="bob", email="bob@example.com")
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="staff", email="staff@example.com", is_staff=True)
+
+
+@pytest.fixture
+def user_client(user) -> APIClient:
+    return token_client(user)
+
+
+@pytest.fixture
+def other_client(other_user) -> APIClient:
+    return token_client(other_user)
+
+
+@pytest.fixture
+def staff_client(staff_user) -> APIClient:
+    return token_client(staff_user)
+
+
+@pytest.fixture
+def category(db):
+    return CategoryFactory(name="Books", slug="books")
+
+
+@pytest.fixture
+def tag(db):
+    return TagFactory(name="Sale", slug="sale")
+
+
+@pytest.fixture
+def product(db, category, tag):
+    return ProductFactory(
+        sku="BOOK-1", name="Dune", price="12.50", stock=3, category=category, tags=[tag]
+    )

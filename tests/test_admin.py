@@ -1,0 +1,90 @@
+"""The admin: each model's pages work, and its saves and deletes invalidate."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from catalog.models import Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def admin_client_(db):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/catalog/product/",
+        "/admin/catalog/product/?q=dune&is_active__exact=1",
+        "/admin/catalog/category/",
+        "/admin/catalog/tag/?q=sale",
+        "/admin/users/profile/?is_public__exact=1",
+        "/admin/catalog/product/add/",
+        "/admin/auth/user/add/",
+    ],
+)
+def test_admin_pages_load(admin_client_, product, url):
+    assert admin_client_.get(url).status_code == 200
+
+
+def test_admin_change_page_for_each_object(admin_client_, product, user):
+    from users.models import Profile
+
+    for url in (
+        f"/admin/catalog/product/{product.pk}/change/",
+        f"/admin/catalog/category/{product.category_id}/change/",
+        f"/admin/users/profile/{Profile.objects.get(user=user).pk}/change/",
+        f"/admin/auth/user/{user.pk}/change/",
+    ):
+        assert admin_client_.get(url).status_code == 200, url
+
+
+def test_admin_save_invalidates_the_api(
+    admin_client_, api_client, product, category, tag
+):
+    url = f"/api/products/{product.pk}/"
+    api_client.get(url)
+    assert api_client.get(url)["X-Cache"] == "HIT"
+    response = admin_client_.post(
+        f"/admin/catalog/product/{product.pk}/change/",
+        {
+            "sku": product.sku, "name": "Dune", "slug": "dune", "category": category.pk,
+            "tags": [tag.pk], "description": "", "price": "44.00", "stock": 3,
+            "is_active": "on",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert api_client.get(url).json()["price"] == "44.00"
+
+
+def test_admin_delete_invalidates_the_api(admin_client_, api_client, product):
+    url = f"/api/products/{product.pk}/"
+    api_client.get(url)
+    response = admin_client_.post(
+        "/admin/catalog/product/",
+        {"action": "delete_selected", "_selected_action": [product.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Product.objects.exists()
+    assert api_client.get(url).status_code == 404
+
+
+def test_admin_can_add_a_user_without_a_duplicate_profile(admin_client_):
+    response = admin_client_.post(
+        "/admin/auth/user/add/",
+        {"username": "newbie", "password1": "a-long-pass-1",
+         "password2": "a-long-pass-1", "usable_password": "true"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    from users.models import Profile
+
+    assert Profile.objects.filter(user__username="newbie").count() == 1
