@@ -21,9 +21,8 @@ def _answers(socket_path: Path) -> bool:
     if not socket_path.exists():
         return False
     try:
-        return bool(
-            redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping()
-        )
+        with redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1) as probe:
+            return bool(probe.ping())
     except redis.RedisError:
         return False
 
