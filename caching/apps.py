@@ -7,9 +7,11 @@ class CachingConfig(AppConfig):
     verbose_name = "Cache"
 
     def ready(self) -> None:
-        from caching import checks, receivers  # noqa: F401  (registers checks)
+        from caching import checks, client, outbox, receivers  # noqa: F401
 
         receivers.connect()
+        if outbox.drain not in client.breaker.recovery_hooks:
+            client.breaker.recovery_hooks.append(outbox.drain)
         if getattr(settings, "EMBEDDED_REDIS", False):
             from caching import embedded
 

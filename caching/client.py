@@ -36,7 +36,9 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self.open_until = 0.0
         self.is_open = False
-        self.recovery_hooks: list[Callable[[], None]] = []
+        # Run with the connection before the first call after an outage is
+        # answered: the outbox drain, so no entry made stale meanwhile is served.
+        self.recovery_hooks: list[Callable[[Redis], object]] = []
 
     def allow(self) -> bool:
         if not self.is_open:
@@ -60,6 +62,11 @@ class CircuitBreaker:
                     exc,
                 )
 
+    def recover(self, redis: Redis) -> None:
+        """Run the recovery hooks; the breaker closes only if they succeed."""
+        for hook in self.recovery_hooks:
+            hook(redis)
+
     def success(self) -> None:
         if not self.is_open:
             return
@@ -68,8 +75,6 @@ class CircuitBreaker:
                 return
             self.is_open = False
         logger.warning("cache available again")
-        for hook in self.recovery_hooks:
-            hook()
 
     def reset(self) -> None:
         with self._lock:
@@ -85,12 +90,19 @@ def connection() -> Redis:
     return get_redis_connection("default")
 
 
-def run(operation: Callable[[Redis], T]) -> T:
-    """Run operation against Redis, or raise CacheUnavailable without waiting."""
-    if not breaker.allow():
+def run(operation: Callable[[Redis], T], *, force: bool = False) -> T:
+    """Run operation against Redis, or raise CacheUnavailable without waiting.
+
+    ``force`` tries Redis even while the breaker is open (invalidations: a
+    write should not skip Redis just because an earlier call failed).
+    """
+    if not breaker.allow() and not force:
         raise CacheUnavailable("circuit open")
     try:
-        result = operation(connection())
+        redis = connection()
+        if breaker.is_open:
+            breaker.recover(redis)
+        result = operation(redis)
     except RedisError as exc:
         breaker.failure(exc)
         raise CacheUnavailable(str(exc)) from exc

@@ -1,6 +1,9 @@
 """
 The DEL path: turn a committed write into new stamps in Redis.
 
+Nothing is lost to an outage: stamps are recorded in the outbox table within
+the writing transaction and removed only once Redis has them (caching.outbox).
+
 Invalidation runs in ``transaction.on_commit`` (I2): a reader can never refill
 the cache from a transaction that has not committed, and a rolled-back write
 invalidates nothing. A transaction that has written to a tracked model is
@@ -15,8 +18,8 @@ from collections.abc import Iterable
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
+from caching import client, outbox, signals, store
 from caching import deps as dep
-from caching import signals, store
 from caching.client import CacheUnavailable
 from caching.store import Dep
 
@@ -40,30 +43,37 @@ def is_dirty(using: str = DEFAULT_DB_ALIAS) -> bool:
 
 
 def invalidate_on_commit(deps: Iterable[Dep], *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Stamp deps once the current transaction commits (now, in autocommit)."""
-    deps = list(deps)
-    if not deps:
+    """Stamp deps once the current transaction commits (now, in autocommit).
+
+    Inside a transaction the stamps are also written to the outbox table, in the
+    same transaction: if Redis cannot take them after commit, they wait there.
+    """
+    wire = store.encode_deps(deps)
+    if not wire:
         return
-    mark_dirty(using)
-    transaction.on_commit(lambda: apply(deps), using=using)
-
-
-def apply(deps: Iterable[Dep]) -> None:
-    """Stamp deps in Redis now."""
-    deps = list(deps)
-    try:
-        store.invalidate(deps)
-    except CacheUnavailable as exc:
-        # NOTE: the entry stays correct only until its TTL; the durable outbox
-        # (issue 4) makes this survive an outage.
-        logger.error(
-            "invalidation lost, Redis unavailable: %d stamps (%s...): %s",
-            len(deps),
-            deps[0],
-            exc,
+    conn = connections[using]
+    if conn.in_atomic_block:
+        conn.caching_dirty = True
+        row_id = outbox.record(wire, using=using)
+        transaction.on_commit(
+            lambda: apply(wire, row_id, using), using=using, robust=True
         )
+    else:  # autocommit: the change is already committed
+        apply(wire, None, using)
+
+
+def apply(wire: str, row_id: int | None, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Stamp wire in Redis now; keep it in the outbox if Redis cannot take it."""
+    try:
+        client.run(lambda redis: store.invalidate_wire(redis, wire), force=True)
+    except CacheUnavailable:
+        if row_id is None:
+            outbox.record(wire, using=using)
+        logger.info("invalidation kept in the outbox until Redis is back: %.80s", wire)
         return
-    signals.cache_invalidated.send(sender=apply, deps=deps)
+    if row_id is not None:
+        outbox.done(row_id, using=using)
+    signals.cache_invalidated.send(sender=apply, wire=wire)
 
 
 def changed(instance: models.Model) -> list[Dep]:

@@ -2,5 +2,5 @@
 
 from django.dispatch import Signal
 
-# Sent after stamps reached Redis; ``deps`` is the list of (label, field) bumped.
+# Sent after stamps reached Redis; ``wire`` lists them as "label|field;...".
 cache_invalidated = Signal()

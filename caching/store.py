@@ -223,20 +223,21 @@ def now() -> int:
     )
 
 
-def invalidate(deps: Iterable[Dep]) -> int:
-    """Stamp deps with a new clock value, so entries filled before are not served."""
-    wire = encode_deps(deps)
+def invalidate_wire(redis: Redis, wire: str) -> int:
+    """Stamp the deps of wire ("label|field;...") with a new clock value."""
     if not wire:
         return 0
     return int(
-        client.run(
-            lambda redis: _script(redis, INVALIDATE)(
-                keys=[keys.clock_key()],
-                args=[keys.version_prefix(), wire],
-                client=redis,
-            )
+        _script(redis, INVALIDATE)(
+            keys=[keys.clock_key()], args=[keys.version_prefix(), wire], client=redis
         )
     )
+
+
+def invalidate(deps: Iterable[Dep], *, force: bool = False) -> int:
+    """Stamp deps, so entries filled before are not served; return the stamp."""
+    wire = encode_deps(deps)
+    return client.run(lambda redis: invalidate_wire(redis, wire), force=force)
 
 
 # Test hooks: called between the database read and the fill, to force the

@@ -127,7 +127,7 @@ def test_failed_database_write_leaves_the_cache_untouched(
 def test_failed_cache_write_after_commit_leaves_nothing_stale(product):
     assert Product.objects.get_cached(pk=product.pk).price == Decimal("12.50")
 
-    def redis_goes_away(sender, deps, **kwargs):
+    def redis_goes_away(sender, wire, **kwargs):
         cache_client.breaker.failure(ConnectionError("cut after the invalidation"))
 
     signals.cache_invalidated.connect(redis_goes_away, dispatch_uid="test-cut")
