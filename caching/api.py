@@ -105,7 +105,7 @@ def cache_api_result(
         def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any):
             if request.method != "GET" or not _is_json(request):
                 response = method(view, request, *args, **kwargs)
-                response["X-Cache"] = CacheStatus.BYPASS
+                response["X-Cache"] = CacheStatus.BYPASS.value
                 return response
 
             def encode(response: Response) -> Fill | None:
@@ -132,7 +132,7 @@ def cache_api_result(
                 usable=not is_dirty(),
             )
             response = outcome.value
-            response["X-Cache"] = outcome.status
+            response["X-Cache"] = outcome.status.value
             return response
 
         return wrapper

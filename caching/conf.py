@@ -38,3 +38,11 @@ def lease_wait_ms() -> int:
 def breaker_cooldown() -> float:
     """Return how long, in seconds, Redis is left alone after a failure."""
     return float(getattr(settings, "CACHE_BREAKER_COOLDOWN", 1.0))
+
+
+def naive_fill() -> bool:
+    """Return whether fills take their asof after the read (textbook, racy).
+
+    Only for demonstrating that the consistency checker catches stale reads.
+    """
+    return bool(getattr(settings, "CACHE_NAIVE_FILL", False))

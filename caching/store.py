@@ -301,8 +301,10 @@ def fetch(
     for hook in before_fill:
         hook(key)
     try:
+        # The naive mode stamps the fill after the read: the textbook race.
+        asof = now() if conf.naive_fill() else lookup.asof
         if stored is not None:
-            fill(key, lookup.asof, stored, ttl=ttl, token=lookup.token)
+            fill(key, asof, stored, ttl=ttl, token=lookup.token)
         elif lookup.leader:
             release(key, lookup.token)
     except client.CacheUnavailable:

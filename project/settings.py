@@ -90,6 +90,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # NOTE: several gunicorn workers write one SQLite file; wait on its lock
     # instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A file, not memory, so the multi-process tests can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -107,6 +109,8 @@ CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "shop")
 CACHE_TTL = int(os.environ.get("CACHE_TTL", "300"))
 # A switch for benchmarks and for comparing against the database alone.
 CACHE_ENABLED = env_bool("CACHE_ENABLED", default=True)
+# The textbook, racy fill (stamped after the read): for scripts/soak.py --naive.
+CACHE_NAIVE_FILL = env_bool("CACHE_NAIVE_FILL")
 
 CACHES = {
     "default": {

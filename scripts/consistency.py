@@ -1,0 +1,272 @@
+"""
+Readers and writers in separate processes on one product, and the stale-read check.
+
+Writers commit strictly increasing prices (``UPDATE ... SET price = price + 1``
+under the row lock, so version order is commit order), through the signal-less
+``update()`` path and the write-through path in turn. Readers GET the product's
+detail and a list page through the whole Django stack. Every event is logged with
+``time.monotonic_ns()`` (one clock for all processes on the machine). A read is
+stale when a write with a higher version was acknowledged before the read began.
+
+Used by tests/caching/test_consistency.py (short) and scripts/soak.py (long).
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- the workers (run as: python -m scripts.consistency ROLE ...) -------------
+
+
+def _setup(delay_ms: int) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+    if delay_ms:
+        from caching import store
+
+        # Widen the race: pause between the database read and the fill.
+        store.before_fill.append(
+            lambda key: time.sleep(random.uniform(0, delay_ms) / 1000)
+        )
+
+
+def reader(product: int, out: Path, stop: Path, delay_ms: int) -> None:
+    _setup(delay_ms)
+    from django.test import Client
+
+    from catalog.models import Product
+
+    client = Client()
+    detail = f"/api/products/{product}/"
+    category = Product.objects.uncached().get(pk=product).category.slug
+    listing = f"/api/products/?category={category}&ordering=-price&page_size=5"
+    parent = os.getppid()
+    with out.open("w") as log:
+        n = 0
+        while not stop.exists() and os.getppid() == parent:  # stop if orphaned
+            url = detail if n % 2 == 0 else listing
+            started = time.monotonic_ns()
+            response = client.get(url)
+            ended = time.monotonic_ns()
+            body = response.json()
+            if url == listing:
+                body = next(row for row in body["results"] if row["id"] == product)
+            version = int(Decimal(body["price"]))
+            log.write(f"r {started} {ended} {version} {response['X-Cache']}\n")
+            n += 1
+
+
+def writer(
+    product: int, out: Path, writes: int, pause_ms: float, seconds: float
+) -> None:
+    _setup(0)
+    from django.db import transaction
+    from django.db.models import F
+
+    from catalog.models import Product
+
+    deadline = time.monotonic() + seconds if seconds else float("inf")
+    with out.open("w") as log:
+        for i in range(writes):
+            if time.monotonic() > deadline:
+                break
+            started = time.monotonic_ns()
+            with transaction.atomic():
+                rows = Product.objects.filter(pk=product)
+                rows.update(price=F("price") + 1)
+                current = Product.objects.uncached().get(pk=product)
+                if i % 2:
+                    Product.objects.save_through(current)
+            acked = time.monotonic_ns()
+            log.write(f"w {started} {acked} {int(current.price)}\n")
+            time.sleep(random.uniform(0, pause_ms) / 1000)
+
+
+# --- the run and its analysis -------------------------------------------------
+
+
+@dataclass
+class Report:
+    reads: int = 0
+    writes: int = 0
+    stale: list[tuple[int, int, int]] = field(default_factory=list)
+    seconds: float = 0.0
+    hits: int = 0
+    final_version: int = 0
+    settled_reads: int = 0
+    settled_wrong: int = 0
+    fresh_latency_ms: list[float] = field(default_factory=list)
+
+    @property
+    def reads_per_second(self) -> float:
+        return self.reads / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        data = sorted(self.fresh_latency_ms)
+        if not data:
+            return 0.0
+        return data[min(len(data) - 1, int(q * len(data)))]
+
+    def summary(self) -> str:
+        return (
+            f"reads={self.reads} ({self.reads_per_second:.0f}/s, "
+            f"{self.hits / max(self.reads, 1):.0%} hits) writes={self.writes} "
+            f"stale={len(self.stale)} settled_wrong={self.settled_wrong} "
+            f"commit-to-fresh p50={self.percentile(0.5):.1f}ms "
+            f"p99={self.percentile(0.99):.1f}ms max={self.percentile(1.0):.1f}ms"
+        )
+
+
+def analyze(reads: list[tuple], writes: list[tuple]) -> Report:
+    """Find stale reads: a read older than a write acknowledged before it began."""
+    report = Report(reads=len(reads), writes=len(writes))
+    writes = sorted(writes, key=lambda w: w[1])  # by ack time
+    acks = [w[1] for w in writes]
+    best_so_far, best = [], 0
+    for _, _, version in writes:
+        best = max(best, version)
+        best_so_far.append(best)
+    for started, _ended, version, status in reads:
+        report.hits += status == "HIT"
+        i = bisect.bisect_left(acks, started) - 1
+        if i >= 0 and version < best_so_far[i]:
+            report.stale.append((started, version, best_so_far[i]))
+    if writes:
+        report.final_version = best_so_far[-1]
+        last_ack = acks[-1]
+        settled = [r for r in reads if r[0] > last_ack]
+        report.settled_reads = len(settled)
+        report.settled_wrong = sum(r[2] != report.final_version for r in settled)
+    # Commit-to-fresh: from a write's ack to the end of the first read showing it.
+    by_end = sorted(reads, key=lambda r: r[1])
+    ends = [r[1] for r in by_end]
+    for _, acked, version in writes:
+        j = bisect.bisect_left(ends, acked)
+        while j < len(by_end) and by_end[j][2] < version:
+            j += 1
+        if j < len(by_end):
+            report.fresh_latency_ms.append((by_end[j][1] - acked) / 1e6)
+    return report
+
+
+def database_url() -> str:
+    """Return a URL of the database the current Django connection uses."""
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = conf.get("HOST") or "127.0.0.1"
+    port = f":{conf['PORT']}" if conf.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{conf['NAME']}"
+
+
+def run(
+    *,
+    product: int,
+    readers: int,
+    writers: int,
+    writes: int,
+    seconds: float = 0,
+    delay_ms: int = 0,
+    pause_ms: float = 5,
+    settle_s: float = 0.5,
+    naive: bool = False,
+    db_url: str,
+    redis_url: str,
+    key_prefix: str,
+) -> Report:
+    """Run the readers and writers as processes and analyze their logs."""
+    workdir = Path(tempfile.mkdtemp(prefix="consistency-"))
+    stop = workdir / "stop"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": key_prefix,
+        "CACHE_NAIVE_FILL": "1" if naive else "0",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+    }
+
+    def spawn(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "scripts.consistency", *args], cwd=ROOT, env=env
+        )
+
+    started = time.monotonic()
+    reader_procs = [
+        spawn(
+            "reader", str(product), str(workdir / f"r{i}.log"), str(stop), str(delay_ms)
+        )
+        for i in range(readers)
+    ]
+    time.sleep(0.5)  # let readers start (and warm the cache) before writes begin
+    writer_procs = [
+        spawn(
+            "writer",
+            str(product),
+            str(workdir / f"w{i}.log"),
+            str(writes),
+            str(pause_ms),
+            str(seconds),
+        )
+        for i in range(writers)
+    ]
+    try:
+        for proc in writer_procs:
+            if proc.wait() != 0:
+                raise RuntimeError("a writer failed")
+        time.sleep(settle_s)
+    finally:
+        stop.touch()
+        for proc in reader_procs + writer_procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    if any(proc.returncode for proc in reader_procs):
+        raise RuntimeError("a reader failed")
+    reads, writes_log = [], []
+    for path in workdir.glob("*.log"):
+        for line in path.read_text().splitlines():
+            kind, *fields = line.split()
+            if kind == "r":
+                reads.append(
+                    (int(fields[0]), int(fields[1]), int(fields[2]), fields[3])
+                )
+            else:
+                writes_log.append((int(fields[0]), int(fields[1]), int(fields[2])))
+    report = analyze(reads, writes_log)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def main(argv: list[str]) -> None:
+    role, product, out, *rest = argv
+    if role == "reader":
+        reader(int(product), Path(out), Path(rest[0]), int(rest[1]))
+    elif role == "writer":
+        writer(int(product), Path(out), int(rest[0]), float(rest[1]), float(rest[2]))
+    else:
+        raise SystemExit(f"unknown role {role}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,82 @@
+"""
+One hot key, many concurrent misses (CONTRACT 4.5): 50 concurrent HTTP requests
+to a real threaded server for a list page whose entry was just invalidated run
+the database query once.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from django.db import connections
+from django.db.backends.signals import connection_created
+
+from caching import deps as dep
+from caching import store
+from catalog.models import Product
+from tests.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class ProductQueries:
+    """Count SQL statements that read the product table, on every connection."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, execute, sql, params, many, context):
+        if Product._meta.db_table in sql and sql.lstrip().upper().startswith("SELECT"):
+            with self.lock:
+                self.count += 1
+        return execute(sql, params, many, context)
+
+    def install(self, sender=None, connection=None, **kwargs) -> None:
+        if self not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self)
+
+
+@pytest.fixture
+def product_queries():
+    counter = ProductQueries()
+    connection_created.connect(counter.install)
+    for conn in connections.all(initialized_only=True):
+        counter.install(connection=conn)
+    yield counter
+    connection_created.disconnect(counter.install)
+    for conn in connections.all(initialized_only=True):
+        if counter in conn.execute_wrappers:
+            conn.execute_wrappers.remove(counter)
+
+
+def test_fifty_concurrent_misses_query_once(live_server, product_queries, settings):
+    settings.CACHE_LEASE_WAIT_MS = (
+        10_000  # followers wait for the leader, not fall back
+    )
+    ProductFactory.create_batch(30)
+    url = f"{live_server.url}/api/products/?ordering=-price&page=1"
+    with httpx.Client() as client:
+        assert client.get(url).headers["X-Cache"] == "MISS"
+    queries_per_miss = product_queries.count
+    assert queries_per_miss >= 1
+
+    store.invalidate(dep.for_models(Product))  # a write made the hot page stale
+    product_queries.count = 0
+    barrier = threading.Barrier(50)
+
+    def fetch(_):
+        with httpx.Client(timeout=30) as client:
+            barrier.wait()
+            response = client.get(url)
+            return response.status_code, response.headers["X-Cache"], response.content
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(fetch, range(50)))
+    assert {status for status, _, _ in results} == {200}
+    assert len({body for _, _, body in results}) == 1
+    assert sorted(cache for _, cache, _ in results).count("MISS") == 1
+    assert product_queries.count == queries_per_miss
