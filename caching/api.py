@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from caching import keys, store
+from caching import keys, metrics, store
 from caching.invalidation import is_dirty
 from caching.store import CacheStatus, Dep, Fill
 
@@ -32,6 +32,11 @@ JSON = "application/json"
 def vary_staff(request: Request, view: APIView) -> str:
     """Vary on whether the user is staff (staff see inactive products)."""
     return "staff" if request.user.is_staff else "public"
+
+
+def vary_host(request: Request, view: APIView) -> str:
+    """Vary on scheme and host (paginated lists embed absolute next/previous links)."""
+    return f"{request.scheme}://{request.get_host()}"
 
 
 def vary_user(request: Request, view: APIView) -> str:
@@ -80,6 +85,12 @@ def response_fill(
     return keys.response_key(path, vary), Fill(pack(body), list(deps))
 
 
+def endpoint(request: Request, view: APIView) -> str:
+    """Return the name hits and misses of this view are counted under."""
+    match = request.resolver_match
+    return f"api:{match.url_name if match else type(view).__name__}"
+
+
 def _is_json(request: Request) -> bool:
     renderer = getattr(request, "accepted_renderer", None)
     return renderer is not None and renderer.format == "json"
@@ -104,6 +115,7 @@ def cache_api_result(
         @wraps(method)
         def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any):
             if request.method != "GET" or not _is_json(request):
+                metrics.bypass(endpoint(request, view))
                 response = method(view, request, *args, **kwargs)
                 response["X-Cache"] = CacheStatus.BYPASS.value
                 return response
@@ -130,6 +142,7 @@ def cache_api_result(
                 decode=unpack,
                 ttl=ttl() if callable(ttl) else ttl,
                 usable=not is_dirty(),
+                group=endpoint(request, view),
             )
             response = outcome.value
             response["X-Cache"] = outcome.status.value

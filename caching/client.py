@@ -19,7 +19,7 @@ from django_redis import get_redis_connection
 from redis import Redis
 from redis.exceptions import RedisError
 
-from caching import conf
+from caching import conf, metrics
 
 logger = logging.getLogger("caching")
 T = TypeVar("T")
@@ -56,6 +56,7 @@ class CircuitBreaker:
             self.open_until = time.monotonic() + conf.breaker_cooldown()
             if not self.is_open:
                 self.is_open = True
+                metrics.breaker_state(True)
                 logger.warning(
                     "cache unavailable, reading from the database: %s: %s",
                     type(exc).__name__,
@@ -74,6 +75,7 @@ class CircuitBreaker:
             if not self.is_open:
                 return
             self.is_open = False
+        metrics.breaker_state(False)
         logger.warning("cache available again")
 
     def reset(self) -> None:

@@ -9,6 +9,9 @@ Every Redis key this app writes, built here and only here.
     {prefix}:r:{path}:{vary}:{qs}   one rendered API response
     {prefix}:x:{name}               API results of upstreams (exchange rates)
     {key}:lease                     the fill lease of an entry
+    {prefix}:stats                  hash of counters: hit:/miss:/conflict:{group},
+                                    inval:{app.model}
+    {prefix}:recent                 the last 50 invalidations (admin page)
 
 Parts that come from users (paths, query strings) are kept readable when short
 and safe, and hashed otherwise, so a key never exceeds a few hundred bytes.
@@ -48,6 +51,14 @@ def label(model: type[models.Model] | str) -> str:
 
 def clock_key() -> str:
     return f"{conf.key_prefix()}:clock"
+
+
+def stats_key() -> str:
+    return f"{conf.key_prefix()}:stats"
+
+
+def recent_key() -> str:
+    return f"{conf.key_prefix()}:recent"
 
 
 def version_prefix() -> str:

@@ -89,6 +89,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
                     decode=pickle.loads,
                     ttl=self._cache_ttl,
                     usable=not is_dirty(self.db),
+                    group=f"orm:{keys.label(self.model)}",
                 )
                 self._result_cache = outcome.value
                 self._prefetch_done = True
@@ -134,6 +135,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
             decode=pickle.loads,
             ttl=self._cache_ttl,
             usable=not is_dirty(self.db),
+            group=f"orm:{keys.label(self.model)}",
         )
         return outcome.value
 

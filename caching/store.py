@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 from redis import Redis
 from redis.commands.core import Script
 
-from caching import client, conf, keys
+from caching import client, conf, keys, metrics
 
 logger = logging.getLogger("caching")
 T = TypeVar("T")
@@ -58,8 +58,9 @@ local function deps_fresh(vprefix, deps, asof)
 end
 """
 
-# KEYS: entry, lease, clock. ARGV: version prefix, lease token, lease ms.
-# Returns {1, payload} on a hit, else {0, asof, is_leader}.
+# KEYS: entry, lease, clock, stats. ARGV: version prefix, lease token, lease ms,
+# stats group ('' = do not count). Returns {1, payload} on a hit, else
+# {0, asof, is_leader}. Counting here keeps a hit at one round trip.
 READ = (
     _CLOCK_INIT
     + """
@@ -69,9 +70,11 @@ if raw then
   local nl2 = string.find(raw, '\\n', nl1 + 1, true)
   local asof = tonumber(string.sub(raw, 1, nl1 - 1))
   if deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
+    if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
     return {1, string.sub(raw, nl2 + 1)}
   end
 end
+if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'miss:' .. ARGV[4], 1) end
 local now = clock_now(KEYS[3])
 local leader = 0
 if tonumber(ARGV[3]) > 0 then
@@ -81,8 +84,9 @@ return {0, now, leader}
 """
 )
 
-# KEYS: entry, lease. ARGV: version prefix, asof, deps, payload, ttl, token.
-# Returns 1 when stored, 0 when a dependency changed after asof.
+# KEYS: entry, lease, stats. ARGV: version prefix, asof, deps, payload, ttl,
+# token, stats group. Returns 1 when stored, 0 when a dependency changed after
+# asof (a "fill conflict": the read overlapped a write).
 FILL = (
     _CLOCK_INIT
     + """
@@ -91,6 +95,8 @@ if deps_fresh(ARGV[1], ARGV[3], tonumber(ARGV[2])) then
   redis.call('SET', KEYS[1], ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4],
              'EX', ARGV[5])
   stored = 1
+elseif ARGV[7] ~= '' then
+  redis.call('HINCRBY', KEYS[3], 'conflict:' .. ARGV[7], 1)
 end
 if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then
   redis.call('DEL', KEYS[2])
@@ -99,15 +105,24 @@ return stored
 """
 )
 
-# KEYS: clock. ARGV: version prefix, deps. Returns the new clock value.
+# KEYS: clock, stats, recent. ARGV: version prefix, deps. Returns the new clock.
+# Counts invalidations per model and keeps the last 50 for the admin page.
 INVALIDATE = (
     _CLOCK_INIT
     + """
 clock_now(KEYS[1])
 local now = redis.call('INCR', KEYS[1])
+local seen = {}
 for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
   redis.call('HSET', ARGV[1] .. label, field, now)
+  if not seen[label] then
+    seen[label] = true
+    redis.call('HINCRBY', KEYS[2], 'inval:' .. label, 1)
+  end
 end
+local t = redis.call('TIME')
+redis.call('LPUSH', KEYS[3], t[1] .. ' ' .. string.sub(ARGV[2], 1, 200))
+redis.call('LTRIM', KEYS[3], 0, 49)
 return now
 """
 )
@@ -166,15 +181,18 @@ def jittered(ttl: int | None) -> int:
     return max(1, round(base + random.uniform(-spread, spread)))
 
 
-def read(key: str, *, lease: bool = True) -> Lookup:
-    """Read an entry; on a miss return the clock and try to take the fill lease."""
+def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
+    """Read an entry; on a miss return the clock and try to take the fill lease.
+
+    ``group`` (a model or an endpoint) is what the hit or miss is counted under.
+    """
     token = secrets.token_hex(8) if lease else ""
     lease_ms = conf.lease_ms() if lease else 0
 
     def op(redis: Redis) -> list:
         return _script(redis, READ)(
-            keys=[key, keys.lease_key(key), keys.clock_key()],
-            args=[keys.version_prefix(), token or "-", lease_ms],
+            keys=[key, keys.lease_key(key), keys.clock_key(), keys.stats_key()],
+            args=[keys.version_prefix(), token or "-", lease_ms, group],
             client=redis,
         )
 
@@ -184,24 +202,56 @@ def read(key: str, *, lease: bool = True) -> Lookup:
     return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
 
 
-def fill(key: str, asof: int, value: Fill, *, ttl: int | None, token: str = "") -> bool:
+def fill_args(
+    key: str, asof: int, value: Fill, ttl: int | None, token: str, group: str
+):
+    """Return (keys, args) of the FILL script (for pipelines too)."""
+    return (
+        [key, keys.lease_key(key), keys.stats_key()],
+        [
+            keys.version_prefix(),
+            asof,
+            encode_deps(value.deps),
+            value.payload,
+            jittered(ttl),
+            token,
+            group,
+        ],
+    )
+
+
+def fill(
+    key: str,
+    asof: int,
+    value: Fill,
+    *,
+    ttl: int | None,
+    token: str = "",
+    group: str = "",
+) -> bool:
     """Store value unless a dependency was invalidated after asof."""
+    script_keys, args = fill_args(key, asof, value, ttl, token, group)
 
     def op(redis: Redis) -> int:
-        return _script(redis, FILL)(
-            keys=[key, keys.lease_key(key)],
-            args=[
-                keys.version_prefix(),
-                asof,
-                encode_deps(value.deps),
-                value.payload,
-                jittered(ttl),
-                token,
-            ],
-            client=redis,
-        )
+        return _script(redis, FILL)(keys=script_keys, args=args, client=redis)
 
     return bool(client.run(op))
+
+
+def fill_many(
+    entries: list[tuple[str, Fill]], asof: int, *, ttl: int | None = None
+) -> int:
+    """Store many entries in one pipelined round trip; return how many stored."""
+
+    def op(redis: Redis) -> list:
+        script = _script(redis, FILL)
+        pipe = redis.pipeline(transaction=False)
+        for key, value in entries:
+            script_keys, args = fill_args(key, asof, value, ttl, "", "")
+            script(keys=script_keys, args=args, client=pipe)
+        return pipe.execute()
+
+    return sum(client.run(op)) if entries else 0
 
 
 def release(key: str, token: str) -> None:
@@ -229,7 +279,9 @@ def invalidate_wire(redis: Redis, wire: str) -> int:
         return 0
     return int(
         _script(redis, INVALIDATE)(
-            keys=[keys.clock_key()], args=[keys.version_prefix(), wire], client=redis
+            keys=[keys.clock_key(), keys.stats_key(), keys.recent_key()],
+            args=[keys.version_prefix(), wire],
+            client=redis,
         )
     )
 
@@ -251,7 +303,7 @@ class Outcome(Generic[T]):
     status: CacheStatus
 
 
-def _wait_for_leader(key: str) -> Lookup:
+def _wait_for_leader(key: str) -> Lookup:  # polls are not counted
     """Poll while another process fills key; bounded by CACHE_LEASE_WAIT_MS."""
     deadline = time.monotonic() + conf.lease_wait_ms() / 1000
     delay = 0.002
@@ -273,6 +325,7 @@ def fetch(
     decode: Callable[[bytes], T],
     ttl: int | None = None,
     usable: bool = True,
+    group: str = "",
 ) -> Outcome[T]:
     """Return the cached value of key, computing and filling it on a miss.
 
@@ -280,12 +333,14 @@ def fetch(
     bounded time for its fill, then compute themselves rather than fail.
     """
     if not usable or not conf.enabled():
+        metrics.bypass(group)
         return Outcome(compute(), CacheStatus.BYPASS)
     try:
-        lookup = read(key)
+        lookup = read(key, group=group)
         if not lookup.hit and not lookup.leader:
             lookup = _wait_for_leader(key)
     except client.CacheUnavailable:
+        metrics.bypass(group)
         return Outcome(compute(), CacheStatus.BYPASS)
     if lookup.hit:
         assert lookup.payload is not None
@@ -304,7 +359,7 @@ def fetch(
         # The naive mode stamps the fill after the read: the textbook race.
         asof = now() if conf.naive_fill() else lookup.asof
         if stored is not None:
-            fill(key, asof, stored, ttl=ttl, token=lookup.token)
+            fill(key, asof, stored, ttl=ttl, token=lookup.token, group=group)
         elif lookup.leader:
             release(key, lookup.token)
     except client.CacheUnavailable:

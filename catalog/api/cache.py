@@ -8,11 +8,11 @@ from django.urls import reverse
 from rest_framework.renderers import JSONRenderer
 
 from caching import deps as dep
-from caching import writethrough
+from caching import operations, writethrough
 from caching.api import response_fill
 from caching.store import Fill
-from catalog.api.serializers import ProductSerializer
-from catalog.models import Product
+from catalog.api.serializers import CategorySerializer, ProductSerializer, TagSerializer
+from catalog.models import Category, Product, Tag
 
 
 def product_detail_fills(product: Product) -> Iterable[tuple[str, Fill]]:
@@ -26,4 +26,20 @@ def product_detail_fills(product: Product) -> Iterable[tuple[str, Fill]]:
     return fills
 
 
+def slug_detail_fills(name: str, serializer_class):
+    """Return a filler of the detail response of a category or tag."""
+
+    def fills(instance) -> Iterable[tuple[str, Fill]]:
+        body = JSONRenderer().render(serializer_class(instance).data)
+        path = reverse(f"{name}-detail", args=[instance.slug])
+        return [response_fill(path, "", body, dep.for_instance(instance))]
+
+    return fills
+
+
 writethrough.register(Product, product_detail_fills)
+writethrough.register(Category, slug_detail_fills("category", CategorySerializer))
+writethrough.register(Tag, slug_detail_fills("tag", TagSerializer))
+operations.register_pages(Product, "/api/products/", "/api/catalog/stats/")
+operations.register_pages(Category, "/api/categories/")
+operations.register_pages(Tag, "/api/tags/")

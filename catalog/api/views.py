@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from caching import deps as dep
-from caching.api import cache_api_result, vary_staff
+from caching.api import cache_api_result, vary_host, vary_staff
 from catalog import rates, selectors, services
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import (
@@ -69,7 +69,7 @@ class CategoryViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     permission_classes = [IsStaffOrReadOnly]
     lookup_field = "slug"
 
-    @cache_api_result(query=PAGE_PARAMS)
+    @cache_api_result(vary_on=(vary_host,), query=PAGE_PARAMS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -97,7 +97,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
             raise NotFound({"id": [f"'{pk}' is not a product id (a whole number)."]})
         return super().get_object()
 
-    @cache_api_result(vary_on=(vary_staff,), query=LIST_PARAMS)
+    @cache_api_result(vary_on=(vary_host, vary_staff), query=LIST_PARAMS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -295,3 +295,12 @@ def test_private_profile_cached_for_owner_is_not_served_to_others(
     get_twice(user_client, "/api/profiles/alice/")
     assert api_client.get("/api/profiles/alice/").status_code == 404
     assert other_client.get("/api/profiles/alice/").status_code == 404
+
+
+def test_list_links_follow_the_host_asked(api_client, product, settings):
+    settings.ALLOWED_HOSTS = ["shop.example", "other.example"]
+    ProductFactory.create_batch(3, category=product.category)
+    one = api_client.get("/api/products/?page_size=2", HTTP_HOST="shop.example")
+    two = api_client.get("/api/products/?page_size=2", HTTP_HOST="other.example")
+    assert one.json()["next"].startswith("http://shop.example/")
+    assert two.json()["next"].startswith("http://other.example/")

@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.renderers import JSONRenderer
 
 from caching import deps as dep
-from caching import writethrough
+from caching import operations, writethrough
 from caching.api import response_fill
 from caching.store import Fill
 from users.api.serializers import ProfileSerializer
@@ -36,3 +36,4 @@ def profile_fills(profile: Profile) -> Iterable[tuple[str, Fill]]:
 
 
 writethrough.register(Profile, profile_fills)
+operations.register_pages(Profile, "/api/profiles/")

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from caching import deps as dep
-from caching.api import cache_api_result, vary_user
+from caching.api import cache_api_result, vary_host, vary_user
 from users import selectors, services
 from users.api.serializers import ProfileSerializer
 from users.models import Profile
@@ -58,7 +58,7 @@ class ProfileViewSet(
             return dep.for_instance(self.fetched_object)
         return dep.for_models(Profile)
 
-    @cache_api_result(vary_on=(vary_profile_list,), query=PAGE_PARAMS)
+    @cache_api_result(vary_on=(vary_host, vary_profile_list), query=PAGE_PARAMS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -1,0 +1,45 @@
+"""manage.py cache_stats: hits, misses and ratios per model and endpoint."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand
+
+from caching import operations
+
+
+def ratio(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+class Command(BaseCommand):
+    help = "Show cache hits, misses, hit ratios, invalidations, keys and memory."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="machine-readable")
+
+    def handle(self, *args, **opts):
+        stats = operations.stats()
+        if opts["json"]:
+            self.stdout.write(json.dumps(stats, indent=2))
+            return
+        out = self.stdout.write
+        out(f"keys: {stats['keys']}   memory: {stats['memory_bytes'] / 1024:.1f} KiB")
+        out(
+            f"all: {stats['hits']} hits, {stats['misses']} misses, "
+            f"hit ratio {ratio(stats['hit_ratio'])}"
+        )
+        out("")
+        out(
+            f"{'model / endpoint':<32}{'hits':>10}{'misses':>10}{'ratio':>9}{'conflicts':>11}"
+        )
+        for group, row in stats["groups"].items():
+            out(
+                f"{group:<32}{row['hits']:>10}{row['misses']:>10}"
+                f"{ratio(row['hit_ratio']):>9}{row['conflicts']:>11}"
+            )
+        out("")
+        out(f"{'invalidations per model':<32}{'count':>10}")
+        for model, count in stats["invalidations"].items():
+            out(f"{model:<32}{count:>10}")
