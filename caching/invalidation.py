@@ -71,6 +71,7 @@ def apply(wire: str, row_id: int | None, using: str = DEFAULT_DB_ALIAS) -> None:
             outbox.record(wire, using=using)
         logger.info("invalidation kept in the outbox until Redis is back: %.80s", wire)
         return
+    logger.debug("cache event=invalidate stamps=%.200s", wire)
     if row_id is not None:
         outbox.done(row_id, using=using)
     signals.cache_invalidated.send(sender=apply, wire=wire)

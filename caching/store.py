@@ -344,6 +344,7 @@ def fetch(
         return Outcome(compute(), CacheStatus.BYPASS)
     if lookup.hit:
         assert lookup.payload is not None
+        logger.debug("cache event=hit key=%s group=%s", key, group)
         return Outcome(decode(lookup.payload), CacheStatus.HIT)
 
     try:
@@ -359,7 +360,13 @@ def fetch(
         # The naive mode stamps the fill after the read: the textbook race.
         asof = now() if conf.naive_fill() else lookup.asof
         if stored is not None:
-            fill(key, asof, stored, ttl=ttl, token=lookup.token, group=group)
+            filled = fill(key, asof, stored, ttl=ttl, token=lookup.token, group=group)
+            logger.debug(
+                "cache event=%s key=%s group=%s",
+                "fill" if filled else "fill_conflict",
+                key,
+                group,
+            )
         elif lookup.leader:
             release(key, lookup.token)
     except client.CacheUnavailable:

@@ -3,11 +3,12 @@
 from django.contrib import admin
 from django.db.models import Count
 
+from caching.admin import CachedModelAdmin
 from catalog.models import Category, Product, Tag
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(CachedModelAdmin):
     list_display = ["name", "slug", "product_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -26,7 +27,7 @@ class TagAdmin(CategoryAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CachedModelAdmin):
     list_display = [
         "sku",
         "name",

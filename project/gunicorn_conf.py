@@ -15,8 +15,16 @@ timeout = 30
 
 _SOCKET = _BASE / "var" / "redis.sock"
 
+# Metrics of all workers are added up from files (prometheus_client multiprocess).
+_METRICS = _BASE / "var" / "prometheus"
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_METRICS))
+
 
 def on_starting(server):
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
     if not os.environ.get("REDIS_URL"):
         from caching import embedded
 
@@ -27,3 +35,9 @@ def on_exit(server):
     from caching import embedded
 
     embedded.stop()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from django.db import connection
 from django.db.utils import DatabaseError
+from django.http import HttpResponse
 from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -37,6 +40,38 @@ class HealthView(APIView):
         cache = "ok" if cache_client.ping() else "unavailable"
         status = 200 if database == "ok" else 503
         return Response({"database": database, "cache": cache}, status=status)
+
+
+def metrics(request):
+    """Prometheus metrics: requests (django-prometheus) and the cache."""
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
+
+    from caching.metrics import RedisStatsCollector
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn: add up the workers
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        registry.register(_Merged(REGISTRY))
+    registry.register(RedisStatsCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+class _Merged:
+    """Expose another registry's metrics inside a fresh registry."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+
+    def collect(self):
+        return self.source.collect()
 
 
 def not_found(request, exception=None):

@@ -88,3 +88,58 @@ def test_admin_can_add_a_user_without_a_duplicate_profile(admin_client_):
     from users.models import Profile
 
     assert Profile.objects.filter(user__username="newbie").count() == 1
+
+
+def test_cache_page_shows_statistics_and_clears_a_model(
+    admin_client_, api_client, product
+):
+    url = f"/api/products/{product.pk}/"
+    api_client.get(url)
+    api_client.get(url)
+    product.save()
+    page = admin_client_.get("/admin/cache/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "api:product-detail" in html
+    assert "catalog.product" in html  # invalidations and recent list
+    assert 'id="breaker">closed' in html
+    assert "Cache" in admin_client_.get("/admin/").content.decode()
+    api_client.get(url)
+    assert api_client.get(url)["X-Cache"] == "HIT"
+    response = admin_client_.post("/admin/cache/", {"model": "catalog.Product"})
+    assert response.status_code == 302
+    assert api_client.get(url)["X-Cache"] == "MISS"
+
+
+def test_cache_page_is_for_staff_only(client, user):
+    assert client.get("/admin/cache/").status_code == 302  # to the login page
+    client.force_login(user)
+    assert client.get("/admin/cache/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("changelist", "model_path"),
+    [
+        ("/admin/catalog/product/", "product"),
+        ("/admin/catalog/category/", "category"),
+        ("/admin/catalog/tag/", "tag"),
+        ("/admin/users/profile/", "profile"),
+    ],
+)
+def test_refresh_action_refills_selected_objects(
+    admin_client_, api_client, product, user, changelist, model_path
+):
+    from users.models import Profile
+
+    objects = {
+        "product": (product.pk, f"/api/products/{product.pk}/"),
+        "category": (product.category_id, "/api/categories/books/"),
+        "tag": (product.tags.get().pk, "/api/tags/sale/"),
+        "profile": (Profile.objects.get(user=user).pk, "/api/profiles/alice/"),
+    }
+    pk, api_url = objects[model_path]
+    response = admin_client_.post(
+        changelist, {"action": "refresh_cache", "_selected_action": [pk]}
+    )
+    assert response.status_code == 302
+    assert api_client.get(api_url)["X-Cache"] == "HIT"

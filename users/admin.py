@@ -4,11 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from caching.admin import CachedModelAdmin
 from users.models import Profile
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(CachedModelAdmin):
     list_display = ["user", "display_name", "location", "is_public", "updated_at"]
     list_filter = ["is_public"]
     list_select_related = ["user"]

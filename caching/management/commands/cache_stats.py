@@ -31,9 +31,8 @@ class Command(BaseCommand):
             f"hit ratio {ratio(stats['hit_ratio'])}"
         )
         out("")
-        out(
-            f"{'model / endpoint':<32}{'hits':>10}{'misses':>10}{'ratio':>9}{'conflicts':>11}"
-        )
+        header = ("model / endpoint", "hits", "misses", "ratio", "conflicts")
+        out("{:<32}{:>10}{:>10}{:>9}{:>11}".format(*header))
         for group, row in stats["groups"].items():
             out(
                 f"{group:<32}{row['hits']:>10}{row['misses']:>10}"
