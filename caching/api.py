@@ -12,6 +12,7 @@ from the stored bytes: no queryset, serializer or renderer runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -20,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from caching import keys, metrics, store
+from caching import fastpath, keys, metrics, store
 from caching.invalidation import is_dirty
 from caching.store import CacheStatus, Dep, Fill
 
@@ -96,6 +97,12 @@ def _is_json(request: Request) -> bool:
     return renderer is not None and renderer.format == "json"
 
 
+@dataclass(frozen=True)
+class CacheConfig:
+    vary_on: tuple[Vary, ...]
+    only: frozenset[str] | None
+
+
 def cache_api_result(
     *,
     ttl: int | Callable[[], int] | None = None,
@@ -109,7 +116,10 @@ def cache_api_result(
     ``get_cache_dependencies(response)``. ``query`` lists the parameters the view
     reads (default: all). ``X-Cache`` says HIT, MISS or BYPASS.
     """
-    only = None if query is None else frozenset(query)
+    config = CacheConfig(
+        vary_on=tuple(vary_on), only=None if query is None else frozenset(query)
+    )
+    only = config.only
 
     def decorator(method: Callable[..., Response]) -> Callable[..., Any]:
         @wraps(method)
@@ -135,19 +145,22 @@ def cache_api_result(
                     list(depends),
                 )
 
+            key = request_key(request, view, vary_on, only)
             outcome = store.fetch(
-                request_key(request, view, vary_on, only),
+                key,
                 lambda: method(view, request, *args, **kwargs),
                 encode=encode,
                 decode=unpack,
                 ttl=ttl() if callable(ttl) else ttl,
                 usable=not is_dirty(),
                 group=endpoint(request, view),
+                lookup=fastpath.handed_on(request, key),
             )
             response = outcome.value
             response["X-Cache"] = outcome.status.value
             return response
 
+        wrapper.cache_config = config  # read by caching.fastpath
         return wrapper
 
     return decorator

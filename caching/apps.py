@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.conf import settings
 
 
@@ -10,6 +10,12 @@ class CachingConfig(AppConfig):
         from caching import checks, client, outbox, receivers  # noqa: F401
 
         receivers.connect()
+        if apps.is_installed("rest_framework.authtoken"):
+            from rest_framework.authtoken.models import Token
+
+            from caching.registry import track
+
+            track(Token)  # the fast hit path caches token -> user
         if outbox.drain not in client.breaker.recovery_hooks:
             client.breaker.recovery_hooks.append(outbox.drain)
         if getattr(settings, "EMBEDDED_REDIS", False):

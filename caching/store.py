@@ -326,17 +326,20 @@ def fetch(
     ttl: int | None = None,
     usable: bool = True,
     group: str = "",
+    lookup: Lookup | None = None,
 ) -> Outcome[T]:
     """Return the cached value of key, computing and filling it on a miss.
 
     One caller per missing key computes (the lease holder); the others wait a
     bounded time for its fill, then compute themselves rather than fail.
+    ``lookup`` is a read of key already made for this request.
     """
     if not usable or not conf.enabled():
         metrics.bypass(group)
         return Outcome(compute(), CacheStatus.BYPASS)
     try:
-        lookup = read(key, group=group)
+        if lookup is None:  # else: read already (caching.fastpath)
+            lookup = read(key, group=group)
         if not lookup.hit and not lookup.leader:
             lookup = _wait_for_leader(key)
     except client.CacheUnavailable:

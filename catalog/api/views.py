@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from caching import deps as dep
 from caching.api import cache_api_result, vary_host, vary_staff
+from caching.fastpath import ServeHitsFirst
 from catalog import rates, selectors, services
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import (
@@ -48,7 +49,7 @@ class RatesUnavailable(APIException):
     default_code = "rates_unavailable"
 
 
-class CachedReadsMixin:
+class CachedReadsMixin(ServeHitsFirst):
     """Detail and list reads answered from the response cache."""
 
     fetched_object = None
@@ -157,7 +158,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         )
 
 
-class CatalogStatsView(APIView):
+class CatalogStatsView(ServeHitsFirst, APIView):
     """Product counts and per-category price figures; the same for everyone."""
 
     permission_classes = [AllowAny]

@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from caching import deps as dep
 from caching.api import cache_api_result, vary_host, vary_user
+from caching.fastpath import ServeHitsFirst
 from users import selectors, services
 from users.api.serializers import ProfileSerializer
 from users.models import Profile
@@ -32,7 +33,10 @@ def vary_profile_viewer(request, view) -> str:
 
 
 class ProfileViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ServeHitsFirst,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = ProfileSerializer
     permission_classes = [AllowAny]

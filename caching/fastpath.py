@@ -1,0 +1,175 @@
+"""
+Answer cache hits before DRF's request handling runs.
+
+On a GET to a view method decorated with ``@cache_api_result``, the view's
+``dispatch`` first works out, cheaply, who asks (anonymous, or a token looked up
+through the cache) and whether JSON is wanted, builds the same key the decorator
+would, and reads it. A hit is returned as stored: no Request wrapping,
+authentication classes, permission checks, content negotiation, queryset,
+serializer or renderer. Anything unusual (a session cookie, another format, a
+token the cache does not know) goes the normal way, as does every miss; the
+miss's lookup (asof and lease) is handed on so the read is not repeated.
+
+Safe because it only serves what the normal path stored under the same key, and
+the key carries everything the response varies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+
+from caching import conf, keys, store
+from caching import deps as dep
+from caching.client import CacheUnavailable
+from caching.invalidation import is_dirty
+from caching.store import CacheStatus, Fill
+
+LOOKUP_ATTR = "_cache_lookup"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The caller, as far as cached responses care: enough for every vary_on."""
+
+    pk: int | None
+    username: str = ""
+    is_staff: bool = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.pk is not None
+
+    def get_username(self) -> str:
+        return self.username
+
+
+ANONYMOUS = Identity(pk=None)
+
+
+class LightRequest:
+    """What vary functions and request_key read, without DRF's Request."""
+
+    def __init__(self, request: HttpRequest, user: Identity) -> None:
+        self._request = request
+        self.user = user
+        self.path = request.path
+        self.query_params = request.GET
+        self.resolver_match = request.resolver_match
+        self.scheme = request.scheme
+
+    def get_host(self) -> str:
+        return self._request.get_host()
+
+
+def _token_identity(key: str) -> Identity | None:
+    """Return the active user of an API token, read through the cache."""
+    from rest_framework.authtoken.models import Token
+
+    def compute() -> Identity | None:
+        token = Token.objects.select_related("user").filter(key=key).first()
+        if token is None or not token.user.is_active:
+            return None
+        user = token.user
+        return Identity(user.pk, user.get_username(), user.is_staff)
+
+    def encode(identity: Identity | None) -> Fill | None:
+        if identity is None:
+            return None  # unknown tokens go the normal way (401)
+        user_model = Token._meta.get_field("user").related_model
+        stamps = [
+            dep.row(Token, key),
+            dep.all_rows(Token),
+            dep.row(user_model, identity.pk),
+            dep.all_rows(user_model),
+        ]
+        payload = f"{identity.pk}\n{int(identity.is_staff)}\n{identity.username}"
+        return Fill(payload.encode(), stamps)
+
+    def decode(raw: bytes) -> Identity:
+        pk, staff, username = raw.decode().split("\n", 2)
+        return Identity(int(pk), username, staff == "1")
+
+    return store.fetch(
+        keys.object_key(Token, key),
+        compute,
+        encode=encode,
+        decode=decode,
+        group="auth:token",
+    ).value
+
+
+def identify(request: HttpRequest) -> Identity | None:
+    """Return who asks, or None when only the normal path can tell."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header:
+        kind, _, key = header.partition(" ")
+        if kind.lower() != "token" or not key or " " in key:
+            return None
+        return _token_identity(key)
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None  # a session user (browsable API, admin): the normal way
+    return ANONYMOUS
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """Return whether DRF would render JSON (else: the normal way)."""
+    fmt = request.GET.get("format")
+    if fmt is not None and fmt != "json":
+        return False
+    accept = request.META.get("HTTP_ACCEPT", "*/*")
+    return "text/html" not in accept
+
+
+def serve_hit(
+    view: Any, request: HttpRequest, args: tuple, kwargs: dict
+) -> HttpResponse | None:
+    """Return the cached response of this GET, or None to go the normal way."""
+    from caching.api import endpoint, request_key, unpack
+
+    handler = getattr(view, "get", None)
+    config = getattr(handler, "cache_config", None)
+    if config is None or not conf.enabled() or not wants_json(request) or is_dirty():
+        return None
+    try:
+        identity = identify(request)
+        if identity is None:
+            return None
+        light = LightRequest(request, identity)
+        view.args, view.kwargs = args, kwargs
+        key = request_key(light, view, config.vary_on, config.only)
+        lookup = store.read(key, group=endpoint(light, view))
+    except CacheUnavailable:
+        return None
+    if not lookup.hit:
+        setattr(request, LOOKUP_ATTR, (key, lookup))
+        return None
+    response = unpack(lookup.payload)
+    response["X-Cache"] = CacheStatus.HIT.value
+    patch_vary_headers(response, ["Accept"])
+    return response
+
+
+def handed_on(request: Any, key: str) -> store.Lookup | None:
+    """Return the lookup the fast path made for key, if it made one."""
+    django_request = getattr(request, "_request", request)
+    found = getattr(django_request, LOOKUP_ATTR, None)
+    if found is not None and found[0] == key:
+        delattr(django_request, LOOKUP_ATTR)
+        return found[1]
+    return None
+
+
+class ServeHitsFirst:
+    """A view mixin: cache hits are answered before DRF's dispatch."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "GET":
+            response = serve_hit(self, request, args, kwargs)
+            if response is not None:
+                return response
+        return super().dispatch(request, *args, **kwargs)
