@@ -69,11 +69,10 @@ def refill(model: type[models.Model], pk: object) -> int:
     ]
     for filler in _fillers[model]:
         entries.extend(filler(instance))
-    stored = 0
-    for key, value in entries:
-        try:
-            stored += store.fill(key, asof, value, ttl=None)
-        except CacheUnavailable:
-            logger.info("write-through refill skipped, Redis unavailable: %s", key)
-            break
-    return stored
+    try:
+        return store.fill_many(entries, asof)  # one pipelined round trip
+    except CacheUnavailable:
+        logger.info(
+            "write-through refill skipped, Redis unavailable: %s", entries[0][0]
+        )
+        return 0

@@ -10,7 +10,7 @@ load_dotenv(_BASE / ".env")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-accesslog = "-"
+accesslog = os.environ.get("ACCESS_LOG", "-") or None  # "" turns it off (bench)
 timeout = 30
 
 _SOCKET = _BASE / "var" / "redis.sock"

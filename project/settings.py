@@ -112,6 +112,8 @@ CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "shop")
 CACHE_TTL = int(os.environ.get("CACHE_TTL", "300"))
 # A switch for benchmarks and for comparing against the database alone.
 CACHE_ENABLED = env_bool("CACHE_ENABLED", default=True)
+# Bench-only URLs (the constant-body ceiling of `make bench`); off by default.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS")
 # The textbook, racy fill (stamped after the read): for scripts/soak.py --naive.
 CACHE_NAIVE_FILL = env_bool("CACHE_NAIVE_FILL")
 

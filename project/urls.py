@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (
@@ -17,6 +18,11 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("metrics", metrics, name="metrics"),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    from bench.views import constant
+
+    urlpatterns.append(path("bench/constant/", constant, name="bench-constant"))
 
 handler404 = "project.views.not_found"
 handler500 = "project.exceptions.server_error"

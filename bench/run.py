@@ -1,0 +1,327 @@
+"""
+`make bench`: the cache measured side by side with the database alone and with a
+constant body, on the same machine, in one run.
+
+Starts the app as `make run` does (gunicorn, 2 workers, DEBUG off) twice: with
+the cache (`cached`) and with CACHE_ENABLED=0 (`uncached`); the `ceiling` is a
+bench-only URL of the cached server answering a constant body of the workload's
+average size. Seeds the default dataset (10,000 products, 1,000 users) when the
+database is empty, warms the cache, then runs each workload in each mode with wrk
+(2 threads, 16 connections), round-robin for several rounds, and reports medians.
+
+Environment: DATABASE_URL and REDIS_URL (default: PostgreSQL database
+shop_bench and Redis database 14 on this machine), BENCH_SECONDS (8),
+BENCH_ROUNDS (3). Needs wrk: `apt-get install wrk`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+MODES = ("cached", "uncached", "ceiling")
+PORTS = {"cached": 8101, "uncached": 8102}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def base_env() -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", "postgres://root@127.0.0.1:5432/shop_bench"
+        ),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "DJANGO_DEBUG": "0",
+        "BENCH_ENDPOINTS": "1",
+        "WEB_CONCURRENCY": "2",
+        "ACCESS_LOG": "",
+        "CACHE_LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+def manage(env: dict, *args: str) -> str:
+    return subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def ensure_database(env: dict) -> None:
+    url = env["DATABASE_URL"]
+    if url.startswith("postgres"):
+        name = url.rsplit("/", 1)[1]
+        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "root", name],
+                       capture_output=True)  # fmt: skip
+
+
+def setup_data(env: dict) -> str:
+    """Migrate, seed the default dataset if empty; return a staff token."""
+    ensure_database(env)
+    manage(env, "migrate", "--noinput", "-v0")
+    log(manage(env, "seed_catalog", "--if-empty").strip())
+    script = (
+        "from django.contrib.auth import get_user_model;"
+        "from rest_framework.authtoken.models import Token;"
+        "u,_=get_user_model().objects.get_or_create(username='bench-staff',"
+        "defaults={'is_staff':True});"
+        "print(Token.objects.get_or_create(user=u)[0].key)"
+    )
+    return manage(env, "shell", "-c", script).strip().splitlines()[-1]
+
+
+def workload_lines(env: dict, rng: random.Random) -> dict[str, list[str]]:
+    script = (
+        "import json;from catalog.models import Product;"
+        "from users.models import Profile;"
+        "print(json.dumps({'p':list(Product.objects.filter(is_active=True)"
+        ".order_by('id').values_list('id',flat=True)),"
+        "'u':list(Profile.objects.filter(is_public=True).order_by('id')"
+        ".values_list('user__username',flat=True))}))"
+    )
+    data = json.loads(manage(env, "shell", "-c", script).strip().splitlines()[-1])
+    products, users = data["p"], data["u"]
+    rng.shuffle(products)  # popularity independent of id
+    rng.shuffle(users)
+
+    def zipf(items: list, count: int, s: float = 1.1) -> list:
+        weights = [1 / (k**s) for k in range(1, len(items) + 1)]
+        return rng.choices(items, weights=weights, k=count)
+
+    n = 20_000
+    w1 = [f"GET /api/products/{pk}/" for pk in zipf(products, n)]
+    w2 = [
+        f"GET /api/products/?page={page}&ordering={order}"
+        for page, order in zip(
+            zipf(list(range(1, 51)), n),
+            rng.choices(["id", "-price", "name"], k=n),
+            strict=True,
+        )
+    ]
+    w3 = [f"GET /api/profiles/{name}/" for name in zipf(users, n)]
+    w4 = [
+        line if rng.random() >= 0.02 else
+        f'PATCH {line.split()[1]} {{"price": "{rng.randint(100, 99999) / 100:.2f}"}}'
+        for line in w1
+    ]  # fmt: skip
+    return {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": list(w1)}
+
+
+def start_server(env: dict, mode: str) -> subprocess.Popen:
+    port = PORTS[mode]
+    server_env = {
+        **env,
+        "PORT": str(port),
+        "CACHE_ENABLED": "1" if mode == "cached" else "0",
+        "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / f"prometheus-{port}"),
+    }
+    proc = subprocess.Popen(
+        [str(Path(PYTHON).parent / "gunicorn"), "project.wsgi:application",
+         "-c", "project/gunicorn_conf.py"],
+        cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health/").status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit(f"the {mode} server did not start on port {port}")
+
+
+def run_wrk(url: str, paths: Path, seconds: int, token: str, auth_all: bool) -> dict:
+    env = {**os.environ, "BENCH_PATHS": str(paths), "BENCH_TOKEN": token,
+           "BENCH_AUTH_ALL": "1" if auth_all else "0"}  # fmt: skip
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s",
+         str(ROOT / "bench" / "paths.lua"), url],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def latency(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        value, unit = float(found.group(1)), found.group(2)
+        return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def costs(env: dict, mode: str, paths: Path, token: str, auth_all: bool) -> dict:
+    if mode == "ceiling":
+        return {"sql_per_request": 0.0, "redis_round_trips_per_request": 0.0,
+                "microseconds_per_request": 0.0}  # fmt: skip
+    args = [PYTHON, "-m", "bench.costs", str(paths), "--token", token]
+    if auth_all:
+        args.append("--auth-all")
+    mode_env = {**env, "CACHE_ENABLED": "1" if mode == "cached" else "0"}
+    out = subprocess.run(args, cwd=ROOT, env=mode_env, capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def average_body(port: int, lines: list[str], token: str, auth_all: bool) -> int:
+    sizes = []
+    headers = {"Authorization": f"Token {token}"} if auth_all else {}
+    for line in lines[:50]:
+        method, path = line.split()[:2]
+        if method == "GET":
+            sizes.append(
+                len(
+                    httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers).content
+                )
+            )
+    return round(statistics.mean(sizes))
+
+
+def redis_bytes_per_detail(env: dict) -> tuple[int, int]:
+    script = (
+        "from caching import keys, client;from catalog.models import Product;"
+        "p=Product.objects.filter(is_active=True).order_by('id').first();"
+        "k=keys.response_key(f'/api/products/{p.pk}/','public');"
+        "r=client.connection();raw=r.get(k) or b'';"
+        "print(r.memory_usage(k) or 0, len(raw.split(b'\\n',3)[-1]))"
+    )
+    out = manage(env, "shell", "-c", script).strip().splitlines()[-1].split()
+    return int(out[0]), int(out[1])
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        log("wrk is not installed: `apt-get install wrk` (Debian package), then again.")
+        return 2
+    seconds = int(os.environ.get("BENCH_SECONDS", "8"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    env = base_env()
+    rng = random.Random(11)
+    log(f"bench: database {env['DATABASE_URL']}, redis {env['REDIS_URL']}")
+    token = setup_data(env)
+    workloads = workload_lines(env, rng)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    files = {}
+    for name, lines in workloads.items():
+        files[name] = workdir / f"{name}.txt"
+        files[name].write_text("\n".join(lines) + "\n")
+    auth = {name: name == "W5" for name in workloads}
+
+    servers = {mode: start_server(env, mode) for mode in PORTS}
+    results: dict = {name: {mode: [] for mode in MODES} for name in workloads}
+    try:
+        log("bench: warming the cache (cache_warm)")
+        manage({**env, "CACHE_ENABLED": "1"}, "cache_warm")
+        sizes = {
+            name: average_body(PORTS["cached"], lines, token, auth[name])
+            for name, lines in workloads.items()
+        }
+        ceiling_files = {}
+        for name, size in sizes.items():
+            ceiling_files[name] = workdir / f"{name}-ceiling.txt"
+            ceiling_files[name].write_text(f"GET /bench/constant/?size={size}\n")
+        for round_no in range(1, rounds + 1):
+            for name in workloads:
+                for mode in MODES:
+                    port = PORTS["cached" if mode == "ceiling" else mode]
+                    paths = ceiling_files[name] if mode == "ceiling" else files[name]
+                    url = f"http://127.0.0.1:{port}"
+                    if round_no == 1:  # warm-up, not counted
+                        run_wrk(url, paths, 2, token, auth[name])
+                    result = run_wrk(url, paths, seconds, token, auth[name])
+                    results[name][mode].append(result)
+                    rps = result["rps"]
+                    log(f"round {round_no} {name} {mode:<8} {rps:>8.0f} req/s "
+                        f"p50 {result['p50']:.2f} ms p99 {result['p99']:.2f} ms "
+                        f"non-2xx {result['non2xx']}")  # fmt: skip
+        per_request = {
+            name: {
+                mode: costs(env, mode, files[name], token, auth[name]) for mode in MODES
+            }
+            for name in workloads
+        }
+        memory, body = redis_bytes_per_detail(env)
+    finally:
+        for proc in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+    table = report(results, per_request, sizes, memory, body, seconds, rounds)
+    print(table)
+    out = ROOT / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d-%H%M}.md"
+    out.write_text(table)
+    log(f"bench: written to {out.relative_to(ROOT)}")
+    return 0
+
+
+def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
+    def med(name, mode, field):
+        return statistics.median(r[field] for r in results[name][mode])
+
+    rows = [
+        f"# make bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        "2 cores; gunicorn 2 sync workers per mode; wrk -t2 -c16, "
+        f"{seconds} s per run, "
+        f"{rounds} rounds round-robin over workloads and modes; medians.",
+        "",
+        "| workload | mode | req/s | p50 ms | p99 ms | non-2xx | SQL/req "
+        "| Redis RT/req | µs/req in-process | cached/uncached | cached/ceiling |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in results:
+        for mode in MODES:
+            ratio_u = ratio_c = ""
+            if mode == "cached":
+                ratio_u = (
+                    f"{med(name, 'cached', 'rps') / med(name, 'uncached', 'rps'):.2f}x"
+                )
+                ratio_c = (
+                    f"{med(name, 'cached', 'rps') / med(name, 'ceiling', 'rps'):.2f}x"
+                )
+            cost = per_request[name][mode]
+            rows.append(
+                f"| {name} | {mode} | {med(name, mode, 'rps'):.0f} | "
+                f"{med(name, mode, 'p50'):.2f} | {med(name, mode, 'p99'):.2f} | "
+                f"{sum(r['non2xx'] for r in results[name][mode])} | "
+                f"{cost['sql_per_request']:.2f} | "
+                f"{cost['redis_round_trips_per_request']:.2f} | "
+                f"{cost.get('microseconds_per_request', 0):.0f} | "
+                f"{ratio_u} | {ratio_c} |"
+            )
+    w1, w4 = med("W1", "cached", "rps"), med("W4", "cached", "rps")
+    rows += [
+        "",
+        f"W4 cached / W1 cached: {w4 / w1:.2f}x",
+        f"Average body bytes per workload: {sizes}",
+        f"Redis bytes per cached product detail: {memory} for a {body}-byte JSON body "
+        f"({memory / max(body, 1):.2f}x)",
+        "",
+    ]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
