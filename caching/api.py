@@ -164,3 +164,21 @@ def cache_api_result(
         return wrapper
 
     return decorator
+
+
+class CachedReadsMixin(fastpath.ServeHitsFirst):
+    """A view whose reads use ``@cache_api_result``: hits served first, and
+    dependencies taken from the object fetched (details) or the model (lists)."""
+
+    fetched_object = None
+
+    def get_object(self):
+        self.fetched_object = super().get_object()
+        return self.fetched_object
+
+    def get_cache_dependencies(self, response) -> list[Dep]:
+        from caching import deps as dep
+
+        if self.fetched_object is not None:
+            return dep.for_instance(self.fetched_object)
+        return dep.for_models(self.get_queryset().model)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from caching import deps as dep
-from caching.api import cache_api_result, vary_host, vary_staff
+from caching.api import CachedReadsMixin, cache_api_result, vary_host, vary_staff
 from caching.fastpath import ServeHitsFirst
 from catalog import rates, selectors, services
 from catalog.api.filters import ProductFilter
@@ -47,21 +47,6 @@ class RatesUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "Exchange rates are unavailable; try again later."
     default_code = "rates_unavailable"
-
-
-class CachedReadsMixin(ServeHitsFirst):
-    """Detail and list reads answered from the response cache."""
-
-    fetched_object = None
-
-    def get_object(self):
-        self.fetched_object = super().get_object()
-        return self.fetched_object
-
-    def get_cache_dependencies(self, response) -> list:
-        if self.fetched_object is not None:
-            return dep.for_instance(self.fetched_object)
-        return dep.for_models(self.get_queryset().model)
 
 
 class CategoryViewSet(CachedReadsMixin, viewsets.ModelViewSet):

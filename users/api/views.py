@@ -6,9 +6,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
-from caching import deps as dep
-from caching.api import cache_api_result, vary_host, vary_user
-from caching.fastpath import ServeHitsFirst
+from caching.api import CachedReadsMixin, cache_api_result, vary_host, vary_user
 from users import selectors, services
 from users.api.serializers import ProfileSerializer
 from users.models import Profile
@@ -33,7 +31,7 @@ def vary_profile_viewer(request, view) -> str:
 
 
 class ProfileViewSet(
-    ServeHitsFirst,
+    CachedReadsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -43,7 +41,6 @@ class ProfileViewSet(
     lookup_field = "user__username"
     lookup_url_kwarg = "username"
     lookup_value_regex = r"[\w.@+-]+"
-    fetched_object: Profile | None = None
 
     def get_queryset(self):
         if self.action == "list":
@@ -52,15 +49,6 @@ class ProfileViewSet(
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "viewer": self.request.user}
-
-    def get_object(self):
-        self.fetched_object = super().get_object()
-        return self.fetched_object
-
-    def get_cache_dependencies(self, response) -> list:
-        if self.fetched_object is not None:
-            return dep.for_instance(self.fetched_object)
-        return dep.for_models(Profile)
 
     @cache_api_result(vary_on=(vary_host, vary_profile_list), query=PAGE_PARAMS)
     def list(self, request, *args, **kwargs):
