@@ -54,6 +54,9 @@ def base_env() -> dict[str, str]:
         "ACCESS_LOG": "",
         "CACHE_LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Writes invalidate exactly; the TTL is only a backstop. With the default
+        # 300 s the Zipf tail would expire mid-run and the rounds would drift.
+        "CACHE_TTL": os.environ.get("CACHE_TTL", "3600"),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env
@@ -203,7 +206,9 @@ def average_body(port: int, lines: list[str], token: str, auth_all: bool) -> int
 def redis_bytes_per_detail(env: dict) -> tuple[int, int]:
     script = (
         "from caching import keys, client;from catalog.models import Product;"
+        "from django.test import Client;"
         "p=Product.objects.filter(is_active=True).order_by('id').first();"
+        "Client(HTTP_HOST='127.0.0.1').get(f'/api/products/{p.pk}/');"
         "k=keys.response_key(f'/api/products/{p.pk}/','public');"
         "r=client.connection();raw=r.get(k) or b'';"
         "print(r.memory_usage(k) or 0, len(raw.split(b'\\n',3)[-1]))"
@@ -284,7 +289,7 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
         f"# make bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         "2 cores; gunicorn 2 sync workers per mode; wrk -t2 -c16, "
-        f"{seconds} s per run, "
+        f"CACHE_TTL={os.environ.get('CACHE_TTL', '3600')}, {seconds} s per run, "
         f"{rounds} rounds round-robin over workloads and modes; medians.",
         "",
         "| workload | mode | req/s | p50 ms | p99 ms | non-2xx | SQL/req "

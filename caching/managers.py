@@ -55,7 +55,8 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         """Return this queryset with its evaluated result read through the cache."""
         clone = self._chain()
         clone._cache_on = True
-        clone._cache_ttl = ttl
+        if ttl is not None:  # else the model's (the manager's ttl) or CACHE_TTL
+            clone._cache_ttl = ttl
         return clone
 
     def with_embedded(self) -> CachedQuerySet[M]:
@@ -194,9 +195,15 @@ def _lookup_models(model: type[models.Model], lookup: Any) -> list[type[models.M
 class CachedManager(models.Manager.from_queryset(CachedQuerySet), Generic[M]):
     """The default manager of a cached model; see the module docstring."""
 
-    def __init__(self, *, depends_on: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, depends_on: tuple[str, ...] = (), ttl: int | None = None):
         super().__init__()
         self.depends_on = depends_on
+        self.ttl = ttl  # this model's entry TTL; None: CACHE_TTL
+
+    def get_queryset(self) -> CachedQuerySet[M]:
+        queryset = super().get_queryset()
+        queryset._cache_ttl = self.ttl
+        return queryset
 
     def contribute_to_class(self, cls: type[M], name: str) -> None:
         super().contribute_to_class(cls, name)

@@ -83,7 +83,7 @@ class RedisProxy:
                     if self.delay:
                         time.sleep(self.delay)
                     peers[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket cut() closed
             return
         finally:
             for sock in (a, b):

@@ -210,3 +210,20 @@ def test_untracked_categories_and_tags_use_the_same_layer(category, tag):
     CategoryFactory(slug="games", name="Games")
     assert sorted(c.slug for c in Category.objects.cached()) == ["books", "games"]
     assert Tag.objects.get_cached(pk=tag.pk).slug == "sale"
+
+
+def test_ttl_per_call_per_model_and_default(product, redis, settings):
+    settings.CACHE_TTL = 300
+    Product.objects.get_cached(pk=product.pk)
+    assert 270 <= redis.ttl(keys.object_key(Product, product.pk)) <= 330
+    list(Product.objects.cached(ttl=40).filter(pk=product.pk))
+    ttls = [redis.ttl(k) for k in redis.scan_iter(match=f"{keys.pattern(Product)}")]
+    assert any(30 <= t <= 44 for t in ttls)
+    manager = Product.objects
+    manager.ttl = 1000
+    try:
+        list(Product.objects.cached().filter(name="Dune"))
+        ttls = [redis.ttl(k) for k in redis.scan_iter(match=f"{keys.pattern(Product)}")]
+        assert any(900 <= t <= 1100 for t in ttls)
+    finally:
+        manager.ttl = None
