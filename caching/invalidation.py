@@ -26,13 +26,6 @@ from caching.store import Dep
 logger = logging.getLogger("caching")
 
 
-def mark_dirty(using: str = DEFAULT_DB_ALIAS) -> None:
-    """Record that the current transaction wrote to a tracked model."""
-    conn = connections[using]
-    if conn.in_atomic_block:
-        conn.caching_dirty = True
-
-
 def is_dirty(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Return whether the current transaction has uncommitted tracked writes."""
     conn = connections[using]

@@ -16,13 +16,11 @@ from django.conf import settings
 from django.db import models
 from django.test import Client
 
-from caching import deps as dep
 from caching import keys, store, writethrough
 from caching.client import run
 from caching.invalidation import invalidate
 from caching.metrics import read_counters
 from caching.registry import tracked_models
-from caching.store import Fill
 
 CHUNK = 500
 Progress = Callable[[int], None]
@@ -57,23 +55,6 @@ def _load(model: type[models.Model], pks: list) -> list[models.Model]:
     return list(model._default_manager.uncached().with_embedded().filter(pk__in=pks))
 
 
-def expected_entries(instance: models.Model) -> list[tuple[str, Fill]]:
-    """Return every entry write-through would store for instance."""
-    model = type(instance)
-    entries = [
-        (
-            keys.object_key(model, instance.pk),
-            Fill(
-                pickle.dumps(instance, pickle.HIGHEST_PROTOCOL),
-                dep.for_instance(instance),
-            ),
-        )
-    ]
-    for filler in writethrough._fillers[model]:
-        entries.extend(filler(instance))
-    return entries
-
-
 def warm(
     models_: Iterable[type[models.Model]],
     *,
@@ -86,7 +67,9 @@ def warm(
         for chunk in _pk_chunks(model, pks):
             asof = store.now()  # taken before the read of this batch (I12)
             batch = _load(model, chunk)
-            entries = [entry for obj in batch for entry in expected_entries(obj)]
+            entries = [
+                entry for obj in batch for entry in writethrough.entries_for(obj)
+            ]
             stored += store.fill_many(entries, asof)
             progress(len(entries))
         if pks is None:
@@ -295,7 +278,9 @@ def verify(
             pks = random.sample(all_pks, min(sample, len(all_pks)))
         for chunk in _pk_chunks(model, pks):
             batch = _load(model, chunk)
-            expected = [entry for obj in batch for entry in expected_entries(obj)]
+            expected = [
+                entry for obj in batch for entry in writethrough.entries_for(obj)
+            ]
             names = [k for k, _ in expected]
             cached = run(lambda redis, names=names: redis.mget(names))
             for (key, fill), raw in zip(expected, cached, strict=True):

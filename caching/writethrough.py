@@ -49,6 +49,24 @@ def fresh_instance(model: type[models.Model], pk: object) -> models.Model | None
     return model._default_manager.uncached().with_embedded().filter(pk=pk).first()
 
 
+def entries_for(instance: models.Model) -> list[tuple[str, Fill]]:
+    """Return every entry write-through stores for instance: the object, and
+    each form the registered fillers render of it."""
+    model = type(instance)
+    entries = [
+        (
+            keys.object_key(model, instance.pk),
+            Fill(
+                pickle.dumps(instance, pickle.HIGHEST_PROTOCOL),
+                dep.for_instance(instance),
+            ),
+        )
+    ]
+    for filler in _fillers[model]:
+        entries.extend(filler(instance))
+    return entries
+
+
 def refill(model: type[models.Model], pk: object) -> int:
     """Store fresh copies of row pk; return how many entries were stored."""
     try:
@@ -58,17 +76,7 @@ def refill(model: type[models.Model], pk: object) -> int:
     instance = fresh_instance(model, pk)
     if instance is None:
         return 0
-    entries = [
-        (
-            keys.object_key(model, pk),
-            Fill(
-                pickle.dumps(instance, pickle.HIGHEST_PROTOCOL),
-                dep.for_instance(instance),
-            ),
-        )
-    ]
-    for filler in _fillers[model]:
-        entries.extend(filler(instance))
+    entries = entries_for(instance)
     try:
         return store.fill_many(entries, asof)  # one pipelined round trip
     except CacheUnavailable:
