@@ -28,6 +28,9 @@ from caching.store import CacheStatus, Dep, Fill
 Vary = Callable[[Request, APIView], str]
 DepsOf = Callable[[APIView, Response], Iterable[Dep]]
 JSON = "application/json"
+# Every cached response is marked as varying on all that its key can vary on,
+# so that no HTTP cache downstream shares a staff or owner view either.
+VARY = "Accept, Authorization, Cookie"
 
 
 def vary_staff(request: Request, view: APIView) -> str:
@@ -76,7 +79,10 @@ def unpack(payload: bytes) -> HttpResponse:
     """Return the response stored by pack()."""
     header, _, body = payload.partition(b"\n")
     status, content_type = header.decode().split(" ", 1)
-    return HttpResponse(body, status=int(status), content_type=content_type)
+    response = HttpResponse(body, status=int(status), content_type=content_type)
+    response["Content-Length"] = len(body)
+    response["Vary"] = VARY
+    return response
 
 
 def response_fill(
@@ -158,6 +164,7 @@ def cache_api_result(
             )
             response = outcome.value
             response["X-Cache"] = outcome.status.value
+            response["Vary"] = VARY
             return response
 
         wrapper.cache_config = config  # read by caching.fastpath
@@ -166,9 +173,9 @@ def cache_api_result(
     return decorator
 
 
-class CachedReadsMixin(fastpath.ServeHitsFirst):
-    """A view whose reads use ``@cache_api_result``: hits served first, and
-    dependencies taken from the object fetched (details) or the model (lists)."""
+class CachedReadsMixin:
+    """A view whose reads use ``@cache_api_result``: dependencies taken from the
+    object fetched (details) or the model (lists)."""
 
     fetched_object = None
 

@@ -56,12 +56,16 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Response-only, so above the cache: hits get the header too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Cache hits are answered here, before sessions, CSRF, auth and URL
+    # resolution run (caching.fastpath); everything else goes on down.
+    "caching.fastpath.ServeCachedHits",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

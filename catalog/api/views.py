@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 
 from caching import deps as dep
 from caching.api import CachedReadsMixin, cache_api_result, vary_host, vary_staff
-from caching.fastpath import ServeHitsFirst
 from catalog import rates, selectors, services
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import (
@@ -143,7 +142,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         )
 
 
-class CatalogStatsView(ServeHitsFirst, APIView):
+class CatalogStatsView(APIView):
     """Product counts and per-category price figures; the same for everyone."""
 
     permission_classes = [AllowAny]

@@ -81,14 +81,48 @@ def test_other_formats_bypass(api_client, product):
     assert api_client.get(url, HTTP_ACCEPT="text/html")["X-Cache"] == "BYPASS"
 
 
-def test_fast_hits_carry_the_same_headers_and_body(api_client, product):
-    url = f"/api/products/{product.pk}/"
+@pytest.mark.parametrize(
+    "url",
+    ["/api/products/{pk}/", "/api/products/?ordering=-price", "/api/catalog/stats/"],
+)
+def test_fast_hits_carry_the_same_headers_and_body(api_client, product, url):
+    url = url.format(pk=product.pk)
     miss = api_client.get(url)
     hit = api_client.get(url)
     assert (miss["X-Cache"], hit["X-Cache"]) == ("MISS", "HIT")
     assert hit.content == miss.content
-    assert hit["Content-Type"] == miss["Content-Type"] == "application/json"
-    assert "Accept" in hit["Vary"]
+    headers = {name: value for name, value in miss.items() if name != "X-Cache"}
+    assert {name: value for name, value in hit.items() if name != "X-Cache"} == headers
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Vary"] == "Accept, Authorization, Cookie"
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_disallowed_host_gets_400_not_a_hit(api_client, product):
+    url = f"/api/products/{product.pk}/"
+    api_client.get(url)
+    assert api_client.get(url)["X-Cache"] == "HIT"
+    response = api_client.get(url, HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert b"Dune" not in response.content
+
+
+def test_a_hit_runs_no_session_or_auth_middleware(api_client, product, monkeypatch):
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    url = f"/api/products/{product.pk}/"
+    api_client.get(url)
+    calls = []
+    original = SessionMiddleware.process_request
+    monkeypatch.setattr(
+        SessionMiddleware,
+        "process_request",
+        lambda self, request: calls.append(request.path) or original(self, request),
+    )
+    assert api_client.get(url)["X-Cache"] == "HIT"
+    assert calls == []
+    assert api_client.get(url, {"format": "api"})["X-Cache"] == "BYPASS"
+    assert calls == [url]
 
 
 def test_a_miss_reads_redis_once(api_client, product, redis):
