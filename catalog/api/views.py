@@ -76,6 +76,10 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return selectors.product_list(user=self.request.user)
 
+    def filter_queryset(self, queryset):
+        # List filters do not narrow one product (nor its cache key, query=()).
+        return queryset if self.detail else super().filter_queryset(queryset)
+
     def get_object(self):
         pk = self.kwargs.get("pk", "")
         if not str(pk).isdigit():
