@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from django_redis import get_redis_connection
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from caching import conf, metrics
 
@@ -105,7 +105,7 @@ def run(operation: Callable[[Redis], T], *, force: bool = False) -> T:
         if breaker.is_open:
             breaker.recover(redis)
         result = operation(redis)
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:
         breaker.failure(exc)
         raise CacheUnavailable(str(exc)) from exc
     breaker.success()

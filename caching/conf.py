@@ -46,3 +46,11 @@ def naive_fill() -> bool:
     Only for demonstrating that the consistency checker catches stale reads.
     """
     return bool(getattr(settings, "CACHE_NAIVE_FILL", False))
+
+
+def shards() -> int:
+    """Return how many hash-slot shards the keys are split into (caching.keys).
+
+    1 for one Redis or Sentinel; more (16 by default) for Redis Cluster.
+    """
+    return int(getattr(settings, "CACHE_SHARDS", 1))

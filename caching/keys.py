@@ -2,6 +2,8 @@
 Every Redis key this app writes, built here and only here.
 
     {prefix}:clock                  monotonic invalidation clock (INCR)
+    {prefix}:floor                  entries with an older asof are dead (fence.py)
+    {prefix}:origin                 the server the floor was set for (fence.py)
     {prefix}:v:{app.model}          hash of invalidation stamps: "#" table, "*" all
                                     rows, "{pk}" one row
     {prefix}:o:{app.model}:{pk}     one object (get_cached)
@@ -15,16 +17,29 @@ Every Redis key this app writes, built here and only here.
 
 Parts that come from users (paths, query strings) are kept readable when short
 and safe, and hashed otherwise, so a key never exceeds a few hundred bytes.
+
+Shards (Redis Cluster). Every Lua script touches an entry together with the
+clock, stamps and counters it is checked against, so in a cluster they must
+share a hash slot. With ``CACHE_SHARDS`` = N > 1 the keys are split into N
+shards; shard i's keys all start with the hash tag ``{prefix.i.j}`` (j chosen
+so that shard i lands in the i-th Nth of the slot space: the shards spread
+evenly over the primaries). An entry goes to the shard its own name hashes to,
+so one hot model's entries are spread over every primary; each shard keeps
+its own clock and a copy of the stamps, and an invalidation stamps every shard.
+With N = 1 (one Redis, Sentinel) the root is the bare prefix, as above.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.db import models
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from caching import conf
 
@@ -49,32 +64,86 @@ def label(model: type[models.Model] | str) -> str:
     return model if isinstance(model, str) else model._meta.label_lower
 
 
-def clock_key() -> str:
-    return f"{conf.key_prefix()}:clock"
+@lru_cache(maxsize=8)
+def _roots(prefix: str, count: int) -> tuple[str, ...]:
+    if count == 1:
+        return (prefix,)
+    roots = []
+    for shard in range(count):
+        low = shard * REDIS_CLUSTER_HASH_SLOTS // count
+        high = (shard + 1) * REDIS_CLUSTER_HASH_SLOTS // count
+        n = 0
+        while not low <= key_slot(f"{prefix}.{shard}.{n}".encode()) < high:
+            n += 1
+        roots.append(f"{{{prefix}.{shard}.{n}}}")
+    return tuple(roots)
 
 
-def stats_key() -> str:
-    return f"{conf.key_prefix()}:stats"
+def roots() -> tuple[str, ...]:
+    """Return the root of every shard's keys (one: the prefix itself)."""
+    return _roots(conf.key_prefix(), conf.shards())
 
 
-def recent_key() -> str:
-    return f"{conf.key_prefix()}:recent"
+def shard_of(key: str) -> int:
+    """Return the shard of a key built here."""
+    if not key.startswith("{"):
+        return 0
+    return int(key[1 : key.index("}")].rsplit(".", 2)[1])
 
 
-def version_prefix() -> str:
-    return f"{conf.key_prefix()}:v:"
+def _entry(natural: str) -> str:
+    all_roots = roots()
+    if len(all_roots) == 1:
+        return f"{all_roots[0]}:{natural}"
+    return f"{all_roots[zlib.crc32(natural.encode()) % len(all_roots)]}:{natural}"
 
 
-def version_key(model: type[models.Model] | str) -> str:
-    return version_prefix() + label(model)
+def clock_key(shard: int = 0) -> str:
+    return f"{roots()[shard]}:clock"
+
+
+def floor_key(shard: int = 0) -> str:
+    return f"{roots()[shard]}:floor"
+
+
+def origin_key(shard: int = 0) -> str:
+    return f"{roots()[shard]}:origin"
+
+
+def stats_key(shard: int = 0) -> str:
+    return f"{roots()[shard]}:stats"
+
+
+def recent_key(shard: int = 0) -> str:
+    return f"{roots()[shard]}:recent"
+
+
+def version_prefix(shard: int = 0) -> str:
+    return f"{roots()[shard]}:v:"
+
+
+def version_key(model: type[models.Model] | str, shard: int = 0) -> str:
+    return version_prefix(shard) + label(model)
+
+
+_CONTROL = frozenset({"clock", "floor", "origin", "stats", "recent"})
+
+
+def is_control(key: str) -> bool:
+    """Return whether key is a clock, floor, origin, stamp hash or counter."""
+    for root in roots():
+        if key.startswith(root + ":"):
+            name = key[len(root) + 1 :]
+            return name in _CONTROL or name.startswith("v:")
+    return False
 
 
 def object_key(model: type[models.Model], pk: object) -> str:
-    return f"{conf.key_prefix()}:o:{label(model)}:{bounded(str(pk))}"
+    return _entry(f"o:{label(model)}:{bounded(str(pk))}")
 
 
 def query_key(model: type[models.Model], sql: str, params: Iterable[object]) -> str:
-    return f"{conf.key_prefix()}:q:{label(model)}:{digest(sql + repr(tuple(params)))}"
+    return _entry(f"q:{label(model)}:{digest(sql + repr(tuple(params)))}")
 
 
 def normalize_query(pairs: Iterable[tuple[str, str]]) -> str:
@@ -84,11 +153,11 @@ def normalize_query(pairs: Iterable[tuple[str, str]]) -> str:
 
 def response_key(path: str, vary: str = "", query: str = "") -> str:
     """Return the key of a rendered response to GET path?query as seen by vary."""
-    return f"{conf.key_prefix()}:r:{bounded(path)}:{bounded(vary)}:{bounded(query)}"
+    return _entry(f"r:{bounded(path)}:{bounded(vary)}:{bounded(query)}")
 
 
 def upstream_key(name: str) -> str:
-    return f"{conf.key_prefix()}:x:{bounded(name)}"
+    return _entry(f"x:{bounded(name)}")
 
 
 def lease_key(key: str) -> str:
@@ -98,6 +167,7 @@ def lease_key(key: str) -> str:
 def pattern(model: type[models.Model] | None = None) -> str:
     """Return a SCAN pattern for this app's keys, or one model's entries."""
     prefix = conf.key_prefix()
+    root = prefix if conf.shards() == 1 else f"{{{prefix}.*}}"
     if model is None:
-        return f"{prefix}:*"
-    return f"{prefix}:[oq]:{label(model)}:*"
+        return f"{root}:*"
+    return f"{root}:[oq]:{label(model)}:*"

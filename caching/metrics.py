@@ -38,8 +38,17 @@ def read_counters() -> dict[str, int]:
     """Return the counters kept in Redis ({"hit:api:product-detail": 3, ...})."""
     from caching import client, keys
 
-    raw = client.run(lambda redis: redis.hgetall(keys.stats_key()))
-    return {k.decode(): int(v) for k, v in raw.items()}
+    def read(redis) -> list[dict]:
+        pipe = redis.pipeline(transaction=False)
+        for shard in range(len(keys.roots())):
+            pipe.hgetall(keys.stats_key(shard))
+        return pipe.execute()
+
+    totals: dict[str, int] = {}
+    for counters in client.run(read):  # one hash per shard: added up
+        for name, value in counters.items():
+            totals[name.decode()] = totals.get(name.decode(), 0) + int(value)
+    return totals
 
 
 class RedisStatsCollector(Collector):

@@ -40,6 +40,14 @@ def cached_models() -> list[type[models.Model]]:
 # --- warm ---------------------------------------------------------------------
 
 
+def _pipelined_get(redis, names: Iterable[str]) -> list:
+    """GET many keys in one pipeline (MGET cannot cross hash slots in a cluster)."""
+    pipe = redis.pipeline(transaction=False)
+    for name in names:
+        pipe.get(name)
+    return pipe.execute()
+
+
 def _pk_chunks(model: type[models.Model], pks: list | None = None) -> Iterator[list]:
     if pks is None:
         pks = list(
@@ -65,7 +73,7 @@ def warm(
     stored = 0
     for model in models_:
         for chunk in _pk_chunks(model, pks):
-            asof = store.now()  # taken before the read of this batch (I12)
+            asof = store.now_all()  # before the read of this batch (I12)
             batch = _load(model, chunk)
             entries = [
                 entry for obj in batch for entry in writethrough.entries_for(obj)
@@ -123,13 +131,8 @@ def clear(model: type[models.Model] | None = None) -> int:
     if model is not None:
         invalidate(model)
         return _delete(_scan(keys.pattern(model)))
-    prefix = keys.pattern()[:-1]
-    control = {keys.clock_key(), keys.stats_key(), keys.recent_key()}
-    return _delete(
-        key
-        for key in _scan(keys.pattern())
-        if key.decode() not in control and not key.decode().startswith(prefix + "v:")
-    )
+    entries = (k for k in _scan(keys.pattern()) if not keys.is_control(k.decode()))
+    return _delete(entries)
 
 
 # --- stats --------------------------------------------------------------------
@@ -203,11 +206,13 @@ class Verification:
     stale: list[StaleEntry] = field(default_factory=list)
 
 
-def _servable(raw: bytes, stamps: Callable[[str], dict]) -> bytes | None:
+def _servable(raw: bytes, floor: int, stamps: Callable[[str], dict]) -> bytes | None:
     """Return the payload of raw if the read script would serve it, else None."""
     head, _, rest = raw.partition(b"\n")
     wire, _, payload = rest.partition(b"\n")
     asof = int(head)
+    if asof < floor:
+        return None
     for item in filter(None, wire.decode().split(";")):
         label, _, fld = item.partition("|")
         stamp = stamps(label).get(fld.encode())
@@ -261,13 +266,17 @@ def verify(
     """Compare every servable object and detail entry with the database."""
     result = Verification()
     hashes: dict[str, dict] = {}
+    floor_keys = [keys.floor_key(shard) for shard in range(len(keys.roots()))]
+    floors = [int(v or 0) for v in run(lambda r: _pipelined_get(r, floor_keys))]
 
-    def stamps(label: str) -> dict:
-        if label not in hashes:
-            hashes[label] = run(
-                lambda redis: redis.hgetall(keys.version_prefix() + label)
-            )
-        return hashes[label]
+    def stamps_of(shard: int) -> Callable[[str], dict]:
+        def stamps(label: str) -> dict:
+            name = keys.version_key(label, shard)
+            if name not in hashes:
+                hashes[name] = run(lambda redis: redis.hgetall(name))
+            return hashes[name]
+
+        return stamps
 
     for model in models_:
         pks = None
@@ -282,11 +291,12 @@ def verify(
                 entry for obj in batch for entry in writethrough.entries_for(obj)
             ]
             names = [k for k, _ in expected]
-            cached = run(lambda redis, names=names: redis.mget(names))
+            cached = run(lambda redis, names=names: _pipelined_get(redis, names))
             for (key, fill), raw in zip(expected, cached, strict=True):
                 if raw is None:
                     continue
-                payload = _servable(raw, stamps)
+                shard = keys.shard_of(key)
+                payload = _servable(raw, floors[shard], stamps_of(shard))
                 if payload is None:
                     continue
                 result.checked += 1

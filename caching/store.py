@@ -28,6 +28,7 @@ from typing import Generic, TypeVar
 
 from redis import Redis
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from caching import client, conf, keys, metrics
 
@@ -58,9 +59,10 @@ local function deps_fresh(vprefix, deps, asof)
 end
 """
 
-# KEYS: entry, lease, clock, stats. ARGV: version prefix, lease token, lease ms,
-# stats group ('' = do not count). Returns {1, payload} on a hit, else
-# {0, asof, is_leader}. Counting here keeps a hit at one round trip.
+# KEYS: entry, lease, clock, stats, floor. ARGV: version prefix, lease token,
+# lease ms, stats group ('' = do not count). Returns {1, payload} on a hit, else
+# {0, asof, is_leader}. Counting here keeps a hit at one round trip. The floor is
+# set after a failover (caching.fence): entries filled before it are dead.
 READ = (
     _CLOCK_INIT
     + """
@@ -69,7 +71,8 @@ if raw then
   local nl1 = string.find(raw, '\\n', 1, true)
   local nl2 = string.find(raw, '\\n', nl1 + 1, true)
   local asof = tonumber(string.sub(raw, 1, nl1 - 1))
-  if deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
+  if asof >= tonumber(redis.call('GET', KEYS[5]) or 0)
+     and deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
     if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
     return {1, string.sub(raw, nl2 + 1)}
   end
@@ -84,14 +87,17 @@ return {0, now, leader}
 """
 )
 
-# KEYS: entry, lease, stats. ARGV: version prefix, asof, deps, payload, ttl,
-# token, stats group. Returns 1 when stored, 0 when a dependency changed after
-# asof (a "fill conflict": the read overlapped a write).
+# KEYS: entry, lease, stats, floor. ARGV: version prefix, asof, deps, payload,
+# ttl, token, stats group. Returns 1 when stored, 0 when a dependency changed
+# after asof (a "fill conflict": the read overlapped a write) or asof is below
+# the floor.
 FILL = (
     _CLOCK_INIT
     + """
 local stored = 0
-if deps_fresh(ARGV[1], ARGV[3], tonumber(ARGV[2])) then
+local asof = tonumber(ARGV[2])
+if asof >= tonumber(redis.call('GET', KEYS[4]) or 0)
+   and deps_fresh(ARGV[1], ARGV[3], asof) then
   redis.call('SET', KEYS[1], ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4],
              'EX', ARGV[5])
   stored = 1
@@ -105,8 +111,9 @@ return stored
 """
 )
 
-# KEYS: clock, stats, recent. ARGV: version prefix, deps. Returns the new clock.
-# Counts invalidations per model and keeps the last 50 for the admin page.
+# KEYS: clock, stats, recent. ARGV: version prefix, deps, count ('1': count the
+# invalidation and keep it among the last 50 for the admin page, done in shard 0
+# only). Returns the new clock.
 INVALIDATE = (
     _CLOCK_INIT
     + """
@@ -115,14 +122,16 @@ local now = redis.call('INCR', KEYS[1])
 local seen = {}
 for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
   redis.call('HSET', ARGV[1] .. label, field, now)
-  if not seen[label] then
+  if ARGV[3] == '1' and not seen[label] then
     seen[label] = true
     redis.call('HINCRBY', KEYS[2], 'inval:' .. label, 1)
   end
 end
-local t = redis.call('TIME')
-redis.call('LPUSH', KEYS[3], t[1] .. ' ' .. string.sub(ARGV[2], 1, 200))
-redis.call('LTRIM', KEYS[3], 0, 49)
+if ARGV[3] == '1' then
+  local t = redis.call('TIME')
+  redis.call('LPUSH', KEYS[3], t[1] .. ' ' .. string.sub(ARGV[2], 1, 200))
+  redis.call('LTRIM', KEYS[3], 0, 49)
+end
 return now
 """
 )
@@ -188,13 +197,18 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
     """
     token = secrets.token_hex(8) if lease else ""
     lease_ms = conf.lease_ms() if lease else 0
+    shard = keys.shard_of(key)
+    script_keys = [
+        key,
+        keys.lease_key(key),
+        keys.clock_key(shard),
+        keys.stats_key(shard),
+        keys.floor_key(shard),
+    ]
+    args = [keys.version_prefix(shard), token or "-", lease_ms, group]
 
     def op(redis: Redis) -> list:
-        return _script(redis, READ)(
-            keys=[key, keys.lease_key(key), keys.clock_key(), keys.stats_key()],
-            args=[keys.version_prefix(), token or "-", lease_ms, group],
-            client=redis,
-        )
+        return _script(redis, READ)(keys=script_keys, args=args, client=redis)
 
     reply = client.run(op)
     if reply[0] == 1:
@@ -206,10 +220,11 @@ def fill_args(
     key: str, asof: int, value: Fill, ttl: int | None, token: str, group: str
 ):
     """Return (keys, args) of the FILL script (for pipelines too)."""
+    shard = keys.shard_of(key)
     return (
-        [key, keys.lease_key(key), keys.stats_key()],
+        [key, keys.lease_key(key), keys.stats_key(shard), keys.floor_key(shard)],
         [
-            keys.version_prefix(),
+            keys.version_prefix(shard),
             asof,
             encode_deps(value.deps),
             value.payload,
@@ -238,20 +253,43 @@ def fill(
     return bool(client.run(op))
 
 
-def fill_many(
-    entries: list[tuple[str, Fill]], asof: int, *, ttl: int | None = None
-) -> int:
-    """Store many entries in one pipelined round trip; return how many stored."""
+def pipelined(redis: Redis, calls: Sequence[tuple[str, list, list]]) -> list:
+    """Run (script, keys, args) calls in one pipeline (one per node in a cluster).
 
-    def op(redis: Redis) -> list:
-        script = _script(redis, FILL)
+    A cluster pipeline does not load missing scripts as a plain one does: on
+    NOSCRIPT the scripts are loaded on every primary and the calls run again
+    (they are idempotent: fills check their stamps, invalidations only raise).
+    """
+
+    def attempt() -> list:
         pipe = redis.pipeline(transaction=False)
-        for key, value in entries:
-            script_keys, args = fill_args(key, asof, value, ttl, "", "")
-            script(keys=script_keys, args=args, client=pipe)
+        for source, script_keys, args in calls:
+            _script(redis, source)(keys=script_keys, args=args, client=pipe)
         return pipe.execute()
 
-    return sum(client.run(op)) if entries else 0
+    try:
+        return attempt()
+    except NoScriptError:
+        for source in {source for source, _, _ in calls}:
+            redis.script_load(source)
+        return attempt()
+
+
+def fill_many(
+    entries: list[tuple[str, Fill]],
+    asof: int | Sequence[int],
+    *,
+    ttl: int | None = None,
+) -> int:
+    """Store many entries in one pipelined round trip; return how many stored.
+
+    ``asof`` is one clock value, or one per shard (``now_all()``).
+    """
+    calls = []
+    for key, value in entries:
+        stamp = asof if isinstance(asof, int) else asof[keys.shard_of(key)]
+        calls.append((FILL, *fill_args(key, stamp, value, ttl, "", "")))
+    return sum(client.run(lambda redis: pipelined(redis, calls))) if calls else 0
 
 
 def release(key: str, token: str) -> None:
@@ -264,26 +302,44 @@ def release(key: str, token: str) -> None:
         )
 
 
-def now() -> int:
-    """Return the invalidation clock (an asof for write-through fills)."""
+def now(shard: int = 0) -> int:
+    """Return the invalidation clock of a shard (an asof for fills)."""
     return int(
         client.run(
-            lambda redis: _script(redis, NOW)(keys=[keys.clock_key()], client=redis)
+            lambda redis: _script(redis, NOW)(
+                keys=[keys.clock_key(shard)], client=redis
+            )
         )
     )
+
+
+def now_all() -> list[int]:
+    """Return every shard's clock, in one round trip per node."""
+    count = len(keys.roots())
+    if count == 1:
+        return [now()]
+    calls = [(NOW, [keys.clock_key(shard)], []) for shard in range(count)]
+    return [int(v) for v in client.run(lambda redis: pipelined(redis, calls))]
 
 
 def invalidate_wire(redis: Redis, wire: str) -> int:
-    """Stamp the deps of wire ("label|field;...") with a new clock value."""
+    """Stamp the deps of wire ("label|field;...") with a new clock value, in
+    every shard; return shard 0's stamp."""
     if not wire:
         return 0
-    return int(
-        _script(redis, INVALIDATE)(
-            keys=[keys.clock_key(), keys.stats_key(), keys.recent_key()],
-            args=[keys.version_prefix(), wire],
-            client=redis,
+    calls = [
+        (
+            INVALIDATE,
+            [keys.clock_key(shard), keys.stats_key(shard), keys.recent_key(shard)],
+            [keys.version_prefix(shard), wire, "1" if shard == 0 else "0"],
         )
-    )
+        for shard in range(len(keys.roots()))
+    ]
+    if len(calls) == 1:
+        _, script_keys, args = calls[0]
+        script = _script(redis, INVALIDATE)
+        return int(script(keys=script_keys, args=args, client=redis))
+    return int(pipelined(redis, calls)[0])
 
 
 def invalidate(deps: Iterable[Dep], *, force: bool = False) -> int:
@@ -361,7 +417,7 @@ def fetch(
         hook(key)
     try:
         # The naive mode stamps the fill after the read: the textbook race.
-        asof = now() if conf.naive_fill() else lookup.asof
+        asof = now(keys.shard_of(key)) if conf.naive_fill() else lookup.asof
         if stored is not None:
             filled = fill(key, asof, stored, ttl=ttl, token=lookup.token, group=group)
             logger.debug(

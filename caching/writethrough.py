@@ -70,7 +70,7 @@ def entries_for(instance: models.Model) -> list[tuple[str, Fill]]:
 def refill(model: type[models.Model], pk: object) -> int:
     """Store fresh copies of row pk; return how many entries were stored."""
     try:
-        asof = store.now()  # before the database read (I12)
+        asof = store.now_all()  # before the database read (I12); one per shard
     except CacheUnavailable:
         return 0
     instance = fresh_instance(model, pk)

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from dotenv import load_dotenv
 
+from caching import topology
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
 
@@ -121,25 +123,30 @@ BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS")
 # The textbook, racy fill (stamped after the read): for scripts/soak.py --naive.
 CACHE_NAIVE_FILL = env_bool("CACHE_NAIVE_FILL")
 
+# One server, Sentinel or Cluster, by REDIS_URL's scheme (caching.topology).
+REDIS_TOPOLOGY = topology.from_env(
+    os.environ,
+    url=REDIS_URL,
+    options={
+        # Short timeouts: an unreachable Redis must cost milliseconds, not
+        # seconds; caching.breaker then stops calling it for a while.
+        "SOCKET_CONNECT_TIMEOUT": float(
+            os.environ.get("REDIS_CONNECT_TIMEOUT", "0.25")
+        ),
+        "SOCKET_TIMEOUT": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.25")),
+        # NOTE: never IGNORE_EXCEPTIONS: a silently dropped DEL is a lost
+        # invalidation. The caching layer handles failures itself.
+    },
+)
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        **REDIS_TOPOLOGY.cache,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
         "TIMEOUT": CACHE_TTL,
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            # Short timeouts: an unreachable Redis must cost milliseconds, not
-            # seconds; caching.breaker then stops calling it for a while.
-            "SOCKET_CONNECT_TIMEOUT": float(
-                os.environ.get("REDIS_CONNECT_TIMEOUT", "0.25")
-            ),
-            "SOCKET_TIMEOUT": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.25")),
-            # NOTE: never IGNORE_EXCEPTIONS: a silently dropped DEL is a lost
-            # invalidation. The caching layer handles failures itself.
-        },
     }
 }
+# Hash-slot shards of the keys: 1, or 16 on a cluster (caching.keys).
+CACHE_SHARDS = REDIS_TOPOLOGY.shards
 
 RATES_URL = os.environ.get(
     "RATES_URL", "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"

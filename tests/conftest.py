@@ -11,15 +11,17 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from caching import client as cache_client
-from caching import conf
+from caching import fence
+from caching import keys as app_keys
 from tests.factories import CategoryFactory, ProductFactory, TagFactory, UserFactory
 
 
 def _delete_app_keys() -> None:
     redis = cache_client.connection()
-    keys = list(redis.scan_iter(match=f"{conf.key_prefix()}:*", count=1000))
+    keys = list(redis.scan_iter(match=app_keys.pattern(), count=1000))
     if keys:
         redis.delete(*keys)
+    fence.ensure(redis)  # as a new connection would: no fence mid-test
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from catalog.models import Product
 @pytest.mark.django_db
 def test_every_key_starts_with_the_configured_prefix(settings):
     settings.CACHE_KEY_PREFIX = "acme"
+    settings.CACHE_SHARDS = 1
     assert keys.object_key(Product, 5) == "acme:o:catalog.product:5"
     assert keys.response_key("/api/products/", "public", "page=2").startswith("acme:r:")
     assert keys.clock_key() == "acme:clock"
@@ -41,3 +42,33 @@ def test_ttl_has_jitter_within_ten_percent(settings):
     assert min(ttls) >= 270
     assert max(ttls) <= 330
     assert len(ttls) > 10
+
+
+def test_cluster_shards_keep_each_script_in_one_slot_and_spread_over_slots(settings):
+    from redis.crc import key_slot
+
+    settings.CACHE_KEY_PREFIX = "acme"
+    settings.CACHE_SHARDS = 16
+    roots = keys.roots()
+    # Shard i's tag lands in the i-th sixteenth of the slot space: shards spread
+    # evenly over the primaries whatever their number.
+    assert [key_slot(root.encode()) * 16 // 16384 for root in roots] == list(range(16))
+    entries = [keys.object_key(Product, pk) for pk in range(2000)]
+    counts = [0] * 16
+    for entry in entries:
+        shard = keys.shard_of(entry)
+        counts[shard] += 1
+        slot = key_slot(entry.encode())
+        # Everything one script touches for this entry shares its slot.
+        for control in (
+            keys.lease_key(entry),
+            keys.clock_key(shard),
+            keys.stats_key(shard),
+            keys.floor_key(shard),
+            keys.version_key(Product, shard),
+        ):
+            assert key_slot(control.encode()) == slot
+    assert min(counts) > 2000 / 16 / 2  # one model's entries on every shard
+    assert keys.is_control(keys.clock_key(3))
+    assert keys.is_control(keys.version_key(Product, 5))
+    assert not keys.is_control(entries[0])
