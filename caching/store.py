@@ -21,14 +21,16 @@ import logging
 import random
 import secrets
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
 from redis import Redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import AskError, TryAgainError
 
 from caching import client, conf, keys, metrics
 
@@ -254,25 +256,45 @@ def fill(
 
 
 def pipelined(redis: Redis, calls: Sequence[tuple[str, list, list]]) -> list:
-    """Run (script, keys, args) calls in one pipeline (one per node in a cluster).
+    """Run (script, keys, args) calls in one pipeline; results in call order.
 
-    A cluster pipeline does not load missing scripts as a plain one does: on
-    NOSCRIPT the scripts are loaded on every primary and the calls run again
-    (they are idempotent: fills check their stamps, invalidations only raise).
+    redis-py's cluster pipeline refuses scripts, so on a cluster the calls are
+    grouped by the primary of their slot (each call's keys share one) and sent
+    down one plain pipeline per node.
     """
+    if isinstance(redis, RedisCluster):
+        return _pipelined_per_node(redis, calls)
+    pipe = redis.pipeline(transaction=False)
+    for source, script_keys, args in calls:
+        _script(redis, source)(keys=script_keys, args=args, client=pipe)
+    return pipe.execute()
 
-    def attempt() -> list:
-        pipe = redis.pipeline(transaction=False)
-        for source, script_keys, args in calls:
-            _script(redis, source)(keys=script_keys, args=args, client=pipe)
-        return pipe.execute()
 
-    try:
-        return attempt()
-    except NoScriptError:
-        for source in {source for source, _, _ in calls}:
-            redis.script_load(source)
-        return attempt()
+def _pipelined_per_node(
+    cluster: RedisCluster, calls: Sequence[tuple[str, list, list]]
+) -> list:
+    by_node: dict[str, list[int]] = defaultdict(list)
+    nodes = {}
+    for index, (_, script_keys, _) in enumerate(calls):
+        node = cluster.get_node_from_key(script_keys[0])
+        nodes[node.name] = node
+        by_node[node.name].append(index)
+    results: list = [None] * len(calls)
+    for name, indexes in by_node.items():
+        try:
+            values = pipelined(
+                cluster.get_redis_connection(nodes[name]), [calls[i] for i in indexes]
+            )
+        except (AskError, TryAgainError):  # a slot on the move: one by one,
+            values = [  # following redirects (MOVED also refreshes the map)
+                _script(cluster, calls[i][0])(
+                    keys=calls[i][1], args=calls[i][2], client=cluster
+                )
+                for i in indexes
+            ]
+        for index, value in zip(indexes, values, strict=True):
+            results[index] = value
+    return results
 
 
 def fill_many(
