@@ -18,7 +18,7 @@ queryset, ``bulk_create()``, ``bulk_update()``) are overridden here.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -231,6 +231,11 @@ class WriteThroughManager(CachedManager[M]):
             setattr(instance, name, value)
         return self.save_through(instance)
 
-    def refill_on_commit(self, instance: M) -> None:
-        """Refill instance's entries from the database once the transaction commits."""
-        writethrough.refill_on_commit(type(instance), instance.pk, using=self.db)
+    def refill_on_commit(
+        self, instance: M, *, then: Callable[[M], object] | None = None
+    ) -> None:
+        """Refill instance's entries from the database once the transaction
+        commits; ``then`` receives the fresh row stored."""
+        writethrough.refill_on_commit(
+            type(instance), instance.pk, using=self.db, then=then
+        )

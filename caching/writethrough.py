@@ -39,9 +39,22 @@ def register(model: type[models.Model], filler: Filler) -> None:
         _fillers[model].append(filler)
 
 
-def refill_on_commit(model: type[models.Model], pk: object, *, using: str) -> None:
-    """Refill the cached copies of model row pk once the transaction commits."""
-    transaction.on_commit(lambda: refill(model, pk), using=using)
+def refill_on_commit(
+    model: type[models.Model],
+    pk: object,
+    *,
+    using: str,
+    then: Callable[[models.Model], object] | None = None,
+) -> None:
+    """Refill the cached copies of model row pk once the transaction commits;
+    ``then`` receives the fresh row that was stored (if it was)."""
+
+    def after_commit() -> None:
+        fresh = refill(model, pk)
+        if fresh is not None and then is not None:
+            then(fresh)
+
+    transaction.on_commit(after_commit, using=using)
 
 
 def fresh_instance(model: type[models.Model], pk: object) -> models.Model | None:
@@ -67,20 +80,21 @@ def entries_for(instance: models.Model) -> list[tuple[str, Fill]]:
     return entries
 
 
-def refill(model: type[models.Model], pk: object) -> int:
-    """Store fresh copies of row pk; return how many entries were stored."""
+def refill(model: type[models.Model], pk: object) -> models.Model | None:
+    """Store fresh copies of row pk; return the fresh row, or None if skipped."""
     try:
         asof = store.now_all()  # before the database read (I12); one per shard
     except CacheUnavailable:
-        return 0
+        return None
     instance = fresh_instance(model, pk)
     if instance is None:
-        return 0
+        return None
     entries = entries_for(instance)
     try:
-        return store.fill_many(entries, asof)  # one pipelined round trip
+        store.fill_many(entries, asof)  # one pipelined round trip
     except CacheUnavailable:
         logger.info(
             "write-through refill skipped, Redis unavailable: %s", entries[0][0]
         )
-        return 0
+        return None
+    return instance

@@ -9,11 +9,17 @@ from catalog.models import Product
 
 
 def product_save(*, serializer: BaseSerializer) -> Product:
-    """Create or update a product; its cached detail is refilled after commit."""
+    """Create or update a product; its cached detail is refilled after commit.
+
+    The serializer then answers with the row the refill read back and stored
+    (relations loaded): the response is what the next GET will serve.
+    """
     with transaction.atomic():
         product = serializer.save()
-        Product.objects.refill_on_commit(product)
-    return product
+        Product.objects.refill_on_commit(
+            product, then=lambda fresh: setattr(serializer, "instance", fresh)
+        )
+    return serializer.instance
 
 
 def product_delete(*, product: Product) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import redis
 
 
@@ -73,7 +74,7 @@ def wait_until(check, timeout: float = 30, what: str = "condition") -> None:
         try:
             if check():
                 return
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError, httpx.TransportError):
             pass
         time.sleep(0.1)
     raise RuntimeError(f"timed out waiting for {what}")

@@ -74,7 +74,12 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     filterset_class = ProductFilter
 
     def get_queryset(self):
-        return selectors.product_list(user=self.request.user)
+        products = selectors.product_list(user=self.request.user)
+        if self.action in {"update", "partial_update"}:
+            # The answer is the row the write-through refill reads back
+            # (services.product_save): no need to load the tags first.
+            return products.prefetch_related(None)
+        return products
 
     def filter_queryset(self, queryset):
         # List filters do not narrow one product (nor its cache key, query=()).

@@ -35,6 +35,19 @@ def test_api_patch_then_get_is_a_hit_with_new_data(
     staff_view = staff_client.get(url)
     assert staff_view["X-Cache"] == "HIT"
     assert staff_view.json()["price"] == "15.00"
+    # The PATCH answered with the row the refill stored: what every GET serves.
+    assert response.json() == staff_view.json()
+
+
+def test_patch_of_tags_answers_with_the_new_tags(staff_client, product):
+    from tests.factories import TagFactory
+
+    TagFactory(slug="classic")
+    url = f"/api/products/{product.pk}/"
+    response = staff_client.patch(url, {"tags": ["classic"]}, format="json")
+    assert response.status_code == 200
+    assert response.json()["tags"] == ["classic"]
+    assert staff_client.get(url).json()["tags"] == ["classic"]
 
 
 def test_api_put_and_post_then_get_are_hits(
