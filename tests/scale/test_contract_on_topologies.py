@@ -1,7 +1,8 @@
 """
-CONTRACT 4.2 (read-your-writes, every write path) and 4.3 (no stale fill, the
-forced interleavings) again, with the cache on Redis Sentinel and on a Redis
-Cluster: the same tests, collected here with the topology switched under them.
+CONTRACT 4.2 (read-your-writes, every write path), 4.3 (no stale fill: the
+forced interleavings and the multi-process checker) and the cache commands of
+section 5 again, with the cache on Redis Sentinel and on a Redis Cluster: the
+same tests, collected here with the topology switched under them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.caching.test_api_cache import *  # noqa: F403
+from tests.caching.test_commands import *  # noqa: F403
 from tests.caching.test_consistency import *  # noqa: F403
 from tests.caching.test_querysets import *  # noqa: F403
 from tests.caching.test_store import *  # noqa: F403
