@@ -17,7 +17,9 @@ from typing import TypeVar
 
 from django_redis import get_redis_connection
 from redis import Redis
+from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
+from redis.sentinel import SentinelConnectionPool
 
 from caching import conf, metrics
 
@@ -110,6 +112,16 @@ def run(operation: Callable[[Redis], T], *, force: bool = False) -> T:
         raise CacheUnavailable(str(exc)) from exc
     breaker.success()
     return result
+
+
+def topology() -> str:
+    """Return what the cache runs on: "cluster", "sentinel" or "single"."""
+    redis = connection()
+    if isinstance(redis, RedisCluster):
+        return "cluster"
+    if isinstance(redis.connection_pool, SentinelConnectionPool):
+        return "sentinel"
+    return "single"
 
 
 def ping() -> bool:

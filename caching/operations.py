@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.test import Client
 
-from caching import keys, store, writethrough
+from caching import client, keys, store, writethrough
 from caching.client import run
 from caching.invalidation import invalidate
 from caching.metrics import read_counters
@@ -178,6 +178,10 @@ def stats() -> dict:
         "invalidations": dict(sorted(invalidations.items())),
         "keys": len(all_keys),
         "memory_bytes": memory,
+        "redis": {
+            "topology": client.topology(),
+            "shards": len(keys.roots()),
+        },
     }
 
 

@@ -25,6 +25,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(stats, indent=2))
             return
         out = self.stdout.write
+        redis = stats["redis"]
+        out(f"redis: {redis['topology']}, {redis['shards']} key shard(s)")
         out(f"keys: {stats['keys']}   memory: {stats['memory_bytes'] / 1024:.1f} KiB")
         out(
             f"all: {stats['hits']} hits, {stats['misses']} misses, "
