@@ -28,32 +28,13 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, get_urlconf, resolve
 
-from caching import conf, keys, store
-from caching import deps as dep
+from caching import auth, conf, store
+from caching.auth import ANONYMOUS, Identity
 from caching.client import CacheUnavailable
 from caching.invalidation import is_dirty
-from caching.store import CacheStatus, Fill
+from caching.store import CacheStatus
 
 LOOKUP_ATTR = "_cache_lookup"
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """The caller, as far as cached responses care: enough for every vary_on."""
-
-    pk: int | None
-    username: str = ""
-    is_staff: bool = False
-
-    @property
-    def is_authenticated(self) -> bool:
-        return self.pk is not None
-
-    def get_username(self) -> str:
-        return self.username
-
-
-ANONYMOUS = Identity(pk=None)
 
 
 class LightRequest:
@@ -73,43 +54,6 @@ class LightRequest:
         return self._request.get_host()
 
 
-def _token_identity(key: str) -> Identity | None:
-    """Return the active user of an API token, read through the cache."""
-    from rest_framework.authtoken.models import Token
-
-    def compute() -> Identity | None:
-        token = Token.objects.select_related("user").filter(key=key).first()
-        if token is None or not token.user.is_active:
-            return None
-        user = token.user
-        return Identity(user.pk, user.get_username(), user.is_staff)
-
-    def encode(identity: Identity | None) -> Fill | None:
-        if identity is None:
-            return None  # unknown tokens go the normal way (401)
-        user_model = Token._meta.get_field("user").related_model
-        stamps = [
-            dep.row(Token, key),
-            dep.all_rows(Token),
-            dep.row(user_model, identity.pk),
-            dep.all_rows(user_model),
-        ]
-        payload = f"{identity.pk}\n{int(identity.is_staff)}\n{identity.username}"
-        return Fill(payload.encode(), stamps)
-
-    def decode(raw: bytes) -> Identity:
-        pk, staff, username = raw.decode().split("\n", 2)
-        return Identity(int(pk), username, staff == "1")
-
-    return store.fetch(
-        keys.object_key(Token, key),
-        compute,
-        encode=encode,
-        decode=decode,
-        group="auth:token",
-    ).value
-
-
 def identify(request: HttpRequest) -> Identity | None:
     """Return who asks, or None when only the normal path can tell."""
     header = request.META.get("HTTP_AUTHORIZATION")
@@ -117,7 +61,7 @@ def identify(request: HttpRequest) -> Identity | None:
         kind, _, key = header.partition(" ")
         if kind.lower() != "token" or not key or " " in key:
             return None
-        return _token_identity(key)
+        return auth.token_identity(key)
     if settings.SESSION_COOKIE_NAME in request.COOKIES:
         return None  # a session user (browsable API, admin): the normal way
     return ANONYMOUS

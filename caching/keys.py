@@ -9,6 +9,7 @@ Every Redis key this app writes, built here and only here.
     {prefix}:o:{app.model}:{pk}     one object (get_cached)
     {prefix}:q:{app.model}:{hash}   one evaluated queryset (cached())
     {prefix}:r:{path}:{vary}:{qs}   one rendered API response
+    {prefix}:t:{token}              an API token's user (caching.auth)
     {prefix}:x:{name}               API results of upstreams (exchange rates)
     {key}:lease                     the fill lease of an entry
     {prefix}:stats                  hash of counters: hit:/miss:/conflict:{group},
@@ -154,6 +155,10 @@ def normalize_query(pairs: Iterable[tuple[str, str]]) -> str:
 def response_key(path: str, vary: str = "", query: str = "") -> str:
     """Return the key of a rendered response to GET path?query as seen by vary."""
     return _entry(f"r:{bounded(path)}:{bounded(vary)}:{bounded(query)}")
+
+
+def token_key(token: str) -> str:
+    return _entry(f"t:{bounded(token)}")
 
 
 def upstream_key(name: str) -> str:

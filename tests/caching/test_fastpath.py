@@ -131,3 +131,30 @@ def test_a_miss_reads_redis_once(api_client, product, redis):
     stats = redis.info("commandstats")
     # One read (fast path, handed on) and one fill: two script calls.
     assert stats["cmdstat_evalsha"]["calls"] == 2
+
+
+def test_token_writes_run_no_token_query(staff_client, product):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = f"/api/products/{product.pk}/"
+    assert staff_client.patch(url, {"stock": 1}, format="json").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.patch(url, {"stock": 2}, format="json")
+    assert response.status_code == 200
+    assert response.json()["stock"] == 2
+    assert not [q for q in queries.captured_queries if "authtoken_token" in q["sql"]]
+
+
+def test_the_password_hash_never_reaches_redis(staff_user, redis, product):
+    from caching import keys
+
+    staff_user.set_password("correct horse battery staple")
+    staff_user.save()
+    client = token_client(staff_user)
+    client.patch(f"/api/products/{product.pk}/", {"stock": 3}, format="json")
+    key = Token.objects.get(user=staff_user).key
+    raw = redis.get(keys.token_key(key))
+    assert raw is not None
+    assert staff_user.password.encode() not in raw
+    assert b"pbkdf2" not in raw
