@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, Protocol
 
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +25,25 @@ from caching import fastpath, keys, metrics, store
 from caching.invalidation import is_dirty
 from caching.store import CacheStatus, Dep, Fill
 
-Vary = Callable[[Request, APIView], str]
+
+class Caller(Protocol):
+    """What vary functions and keys read of a request: DRF's Request, or the
+    fast path's LightRequest (caching.fastpath), which has no DRF behind it."""
+
+    @property
+    def user(self) -> Any: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query_params(self) -> QueryDict: ...
+    @property
+    def scheme(self) -> str | None: ...
+    @property
+    def resolver_match(self) -> Any: ...
+    def get_host(self) -> str: ...
+
+
+Vary = Callable[[Caller, Any], str]  # (request, view) -> the vary part of a key
 DepsOf = Callable[[APIView, Response], Iterable[Dep]]
 JSON = "application/json"
 # Every cached response is marked as varying on all that its key can vary on,
@@ -33,25 +51,25 @@ JSON = "application/json"
 VARY = "Accept, Authorization, Cookie"
 
 
-def vary_staff(request: Request, view: APIView) -> str:
+def vary_staff(request: Caller, view: Any) -> str:
     """Vary on whether the user is staff (staff see inactive products)."""
     return "staff" if request.user.is_staff else "public"
 
 
-def vary_host(request: Request, view: APIView) -> str:
+def vary_host(request: Caller, view: Any) -> str:
     """Vary on scheme and host (paginated lists embed absolute next/previous links)."""
     return f"{request.scheme}://{request.get_host()}"
 
 
-def vary_user(request: Request, view: APIView) -> str:
+def vary_user(request: Caller, view: Any) -> str:
     """Vary on the user (for responses that show a user's own data)."""
     user = request.user
     return f"u{user.pk}" if user.is_authenticated else "anon"
 
 
 def request_key(
-    request: Request,
-    view: APIView,
+    request: Caller,
+    view: Any,
     vary_on: Sequence[Vary],
     query: frozenset[str] | None = None,
 ) -> str:
@@ -92,7 +110,7 @@ def response_fill(
     return keys.response_key(path, vary), Fill(pack(body), list(deps))
 
 
-def endpoint(request: Request, view: APIView) -> str:
+def endpoint(request: Caller, view: Any) -> str:
     """Return the name hits and misses of this view are counted under."""
     match = request.resolver_match
     return f"api:{match.url_name if match else type(view).__name__}"
@@ -129,14 +147,14 @@ def cache_api_result(
 
     def decorator(method: Callable[..., Response]) -> Callable[..., Any]:
         @wraps(method)
-        def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any):
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any):
             if request.method != "GET" or not _is_json(request):
                 metrics.bypass(endpoint(request, view))
                 response = method(view, request, *args, **kwargs)
                 response["X-Cache"] = CacheStatus.BYPASS.value
                 return response
 
-            def encode(response: Response) -> Fill | None:
+            def encode(response: Any) -> Fill | None:  # the view's Response
                 if response.status_code != 200 or getattr(response, "exception", False):
                     return None
                 response = view.finalize_response(request, response, *args, **kwargs)
@@ -152,7 +170,7 @@ def cache_api_result(
                 )
 
             key = request_key(request, view, vary_on, only)
-            outcome = store.fetch(
+            outcome: store.Outcome[HttpResponse] = store.fetch(
                 key,
                 lambda: method(view, request, *args, **kwargs),
                 encode=encode,
@@ -162,12 +180,12 @@ def cache_api_result(
                 group=endpoint(request, view),
                 lookup=fastpath.handed_on(request, key),
             )
-            response = outcome.value
-            response["X-Cache"] = outcome.status.value
-            response["Vary"] = VARY
-            return response
+            answer = outcome.value
+            answer["X-Cache"] = outcome.status.value
+            answer["Vary"] = VARY
+            return answer
 
-        wrapper.cache_config = config  # read by caching.fastpath
+        wrapper.cache_config = config  # type: ignore[attr-defined]  # fastpath reads it
         return wrapper
 
     return decorator
@@ -180,7 +198,7 @@ class CachedReadsMixin:
     fetched_object = None
 
     def get_object(self):
-        self.fetched_object = super().get_object()
+        self.fetched_object = super().get_object()  # type: ignore[misc]
         return self.fetched_object
 
     def get_cache_dependencies(self, response) -> list[Dep]:
@@ -188,4 +206,4 @@ class CachedReadsMixin:
 
         if self.fetched_object is not None:
             return dep.for_instance(self.fetched_object)
-        return dep.for_models(self.get_queryset().model)
+        return dep.for_models(self.get_queryset().model)  # type: ignore[attr-defined]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
 def check_cache_settings(app_configs, **kwargs):
-    problems = []
+    problems: list[CheckMessage] = []
     options = settings.CACHES.get("default", {}).get("OPTIONS", {})
     if (
         settings.CACHES.get("default", {}).get("BACKEND")

@@ -21,6 +21,7 @@ other object's detail entry: writes invalidate what they change, not the world.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
 from django.db import models
 
@@ -47,16 +48,26 @@ def all_rows(model: type[models.Model] | str) -> Dep:
     return (label(model), ALL_ROWS)
 
 
+def related_model(field: Any) -> type[models.Model]:
+    """Return the model a relation field points to."""
+    return cast("type[models.Model]", field.related_model)
+
+
+def through_model(field: Any) -> type[models.Model]:
+    """Return the join model of a many-to-many field."""
+    return cast("type[models.Model]", field.remote_field.through)
+
+
 def for_instance(instance: models.Model) -> list[Dep]:
     """Return what a cached copy of instance (with its embedded relations) reads."""
     model = type(instance)
     deps = [row(model, instance.pk), all_rows(model)]
     for name in dependencies_of_model(model):
-        field = model._meta.get_field(name)
-        related = field.related_model
+        field: Any = model._meta.get_field(name)
+        related = related_model(field)
         deps.append(all_rows(related))
         if field.many_to_many or field.one_to_many:
-            through = field.remote_field.through if field.many_to_many else related
+            through = through_model(field) if field.many_to_many else related
             deps.append(table(through))
             for pk in _related_pks(instance, name):
                 deps.append(row(related, pk))
@@ -81,9 +92,9 @@ def for_models(*model_classes: type[models.Model]) -> list[Dep]:
         deps.append(table(model))
         for name in dependencies_of_model(model):
             field = model._meta.get_field(name)
-            deps.append(table(field.related_model))
+            deps.append(table(related_model(field)))
             if field.many_to_many:
-                deps.append(table(field.remote_field.through))
+                deps.append(table(through_model(field)))
     return deps
 
 

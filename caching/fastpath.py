@@ -93,14 +93,14 @@ def cached_route(urlconf: str | None, path: str) -> Route | None:
         match = resolve(path, urlconf)
     except Resolver404:
         return None
-    view_class = getattr(match.func, "cls", None)
+    view_class: Any = getattr(match.func, "cls", None)
     actions = getattr(match.func, "actions", None)  # viewsets: {"get": "retrieve"}
     action = actions.get("get") if actions else "get"
     handler = getattr(view_class, action or "", None)
     config = getattr(handler, "cache_config", None)
     if config is None:
         return None
-    initkwargs = match.func.initkwargs
+    initkwargs = getattr(match.func, "initkwargs", {})
 
     def make_view() -> Any:
         view = view_class(**initkwargs)

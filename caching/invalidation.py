@@ -24,15 +24,16 @@ from caching.client import CacheUnavailable
 from caching.store import Dep
 
 logger = logging.getLogger("caching")
+DIRTY = "caching_dirty"  # set on the connection while its transaction wrote
 
 
 def is_dirty(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Return whether the current transaction has uncommitted tracked writes."""
     conn = connections[using]
     if not conn.in_atomic_block:
-        conn.caching_dirty = False
+        setattr(conn, DIRTY, False)
         return False
-    return getattr(conn, "caching_dirty", False)
+    return getattr(conn, DIRTY, False)
 
 
 def invalidate_on_commit(deps: Iterable[Dep], *, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -46,7 +47,7 @@ def invalidate_on_commit(deps: Iterable[Dep], *, using: str = DEFAULT_DB_ALIAS) 
         return
     conn = connections[using]
     if conn.in_atomic_block:
-        conn.caching_dirty = True
+        setattr(conn, DIRTY, True)
         row_id = outbox.record(wire, using=using)
         transaction.on_commit(
             lambda: apply(wire, row_id, using), using=using, robust=True

@@ -18,7 +18,7 @@ queryset, ``bulk_create()``, ``bulk_update()``) are overridden here.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -45,7 +45,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
     cache_status: CacheStatus | None = None
 
     def _clone(self):
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]  # Django's private API
         clone._cache_on = self._cache_on
         clone._cache_ttl = self._cache_ttl
         return clone
@@ -53,7 +53,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
     # --- reads -------------------------------------------------------------
     def cached(self, *, ttl: int | None = None) -> CachedQuerySet[M]:
         """Return this queryset with its evaluated result read through the cache."""
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         clone._cache_on = True
         if ttl is not None:  # else the model's (the manager's ttl) or CACHE_TTL
             clone._cache_ttl = ttl
@@ -72,7 +72,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
 
     def uncached(self) -> CachedQuerySet[M]:
         """Return this queryset reading the database only."""
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         clone._cache_on = False
         return clone
 
@@ -108,7 +108,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         ]
         related = [
             m
-            for lookup in self._prefetch_related_lookups
+            for lookup in self._prefetch_related_lookups  # type: ignore[attr-defined]
             for m in _lookup_models(self.model, lookup)
         ]
         return dep.for_tables(tables) + dep.for_models(self.model, *related)
@@ -146,14 +146,14 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         self._invalidate_all_rows()
         return rows
 
-    update.alters_data = True
+    update.alters_data = True  # type: ignore[attr-defined]
 
     def delete(self) -> tuple[int, dict[str, int]]:
         result = super().delete()
         self._invalidate_all_rows()
         return result
 
-    delete.alters_data = True
+    delete.alters_data = True  # type: ignore[attr-defined]
 
     def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
         created = super().bulk_create(objs, *args, **kwargs)
@@ -166,9 +166,11 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         invalidate_on_commit(stamps, using=self.db)
         return created
 
-    def bulk_update(self, objs: Iterable[M], fields: Sequence[str], **kw: Any) -> int:
+    def bulk_update(
+        self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
         objs = list(objs)
-        rows = super().bulk_update(objs, fields, **kw)
+        rows = super().bulk_update(objs, fields, batch_size=batch_size)
         stamps = [dep.table(self.model)] + [dep.row(self.model, o.pk) for o in objs]
         invalidate_on_commit(stamps, using=self.db)
         return rows
@@ -184,15 +186,14 @@ def _lookup_models(model: type[models.Model], lookup: Any) -> list[type[models.M
     found = []
     for name in str(path).split("__"):
         field = model._meta.get_field(name)
-        model = field.related_model
+        model = dep.related_model(field)
         found.append(model)
         if field.many_to_many:
-            through = getattr(field, "through", None) or field.remote_field.through
-            found.append(through)
+            found.append(getattr(field, "through", None) or dep.through_model(field))
     return found
 
 
-class CachedManager(models.Manager.from_queryset(CachedQuerySet), Generic[M]):
+class CachedManager(models.Manager.from_queryset(CachedQuerySet), Generic[M]):  # type: ignore[misc]
     """The default manager of a cached model; see the module docstring."""
 
     def __init__(self, *, depends_on: tuple[str, ...] = (), ttl: int | None = None):

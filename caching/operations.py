@@ -11,6 +11,8 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -40,7 +42,7 @@ def cached_models() -> list[type[models.Model]]:
 # --- warm ---------------------------------------------------------------------
 
 
-def _pipelined_get(redis, names: Iterable[str]) -> list:
+def _pipelined_get(redis: Any, names: Iterable[str]) -> list:
     """GET many keys in one pipeline (MGET cannot cross hash slots in a cluster)."""
     pipe = redis.pipeline(transaction=False)
     for name in names:
@@ -48,19 +50,21 @@ def _pipelined_get(redis, names: Iterable[str]) -> list:
     return pipe.execute()
 
 
+def _rows(model: type[models.Model]) -> Any:
+    """Return model's rows from the database (its manager is a CachedManager)."""
+    manager: Any = model._default_manager
+    return manager.uncached()
+
+
 def _pk_chunks(model: type[models.Model], pks: list | None = None) -> Iterator[list]:
     if pks is None:
-        pks = list(
-            model._default_manager.uncached()
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        pks = list(_rows(model).order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(pks), CHUNK):
         yield pks[start : start + CHUNK]
 
 
 def _load(model: type[models.Model], pks: list) -> list[models.Model]:
-    return list(model._default_manager.uncached().with_embedded().filter(pk__in=pks))
+    return list(_rows(model).with_embedded().filter(pk__in=pks))
 
 
 def warm(
@@ -111,12 +115,15 @@ def _scan(pattern: str) -> Iterator[bytes]:
     yield from run(lambda redis: list(redis.scan_iter(match=pattern, count=1000)))
 
 
+def _unlink(names: list[bytes], redis: Any) -> int:
+    return redis.unlink(*names)
+
+
 def _delete(found: Iterable[bytes]) -> int:
     batch = list(found)
     deleted = 0
     for start in range(0, len(batch), 1000):
-        part = batch[start : start + 1000]
-        deleted += run(lambda redis, part=part: redis.unlink(*part))
+        deleted += run(partial(_unlink, batch[start : start + 1000]))
     return deleted
 
 
@@ -190,7 +197,7 @@ def recent_invalidations(limit: int = 20) -> list[tuple[int, str]]:
     rows = run(lambda redis: redis.lrange(keys.recent_key(), 0, limit - 1))
     result = []
     for row in rows:
-        when, _, what = row.decode().partition(" ")
+        when, _, what = (row.decode() if isinstance(row, bytes) else row).partition(" ")
         result.append((int(when), what))
     return result
 
@@ -231,6 +238,7 @@ def _row(instance: models.Model) -> dict:
     }
     for name, related in getattr(instance, "_prefetched_objects_cache", {}).items():
         values[name] = sorted(obj.pk for obj in related)
+    fld: Any
     for fld in instance._meta.concrete_fields:
         if fld.is_relation and fld.is_cached(instance):
             values[fld.name] = _row(fld.get_cached_value(instance))
@@ -285,9 +293,7 @@ def verify(
     for model in models_:
         pks = None
         if sample is not None:
-            all_pks = list(
-                model._default_manager.uncached().values_list("pk", flat=True)
-            )
+            all_pks = list(_rows(model).values_list("pk", flat=True))
             pks = random.sample(all_pks, min(sample, len(all_pks)))
         for chunk in _pk_chunks(model, pks):
             batch = _load(model, chunk)
@@ -295,7 +301,7 @@ def verify(
                 entry for obj in batch for entry in writethrough.entries_for(obj)
             ]
             names = [k for k, _ in expected]
-            cached = run(lambda redis, names=names: _pipelined_get(redis, names))
+            cached = run(partial(_pipelined_get, names=names))
             for (key, fill), raw in zip(expected, cached, strict=True):
                 if raw is None:
                     continue

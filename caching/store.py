@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from redis import Redis
 from redis.cluster import RedisCluster
@@ -37,6 +37,7 @@ from caching import client, conf, keys, metrics
 logger = logging.getLogger("caching")
 T = TypeVar("T")
 Dep = tuple[str, str]  # (model label, field): field is a pk, "#" or "*"
+ScriptCall = tuple[str, list[str], list[Any]]  # (script source, keys, args)
 
 # The clock starts from the server's time in microseconds, so that it never goes
 # backwards across a Redis restart that lost it: an asof taken before the
@@ -150,7 +151,7 @@ return 0
 _scripts: dict[str, Script] = {}
 
 
-def _script(redis: Redis, source: str) -> Script:
+def _script(redis: Redis | RedisCluster, source: str) -> Script:
     script = _scripts.get(source)
     if script is None:
         script = _scripts[source] = redis.register_script(source)
@@ -174,7 +175,7 @@ class Fill:
 @dataclass(slots=True)
 class Lookup:
     hit: bool
-    payload: bytes | None = None
+    payload: bytes = b""
     asof: int = 0
     token: str = ""
     leader: bool = False
@@ -207,7 +208,7 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
         keys.stats_key(shard),
         keys.floor_key(shard),
     ]
-    args = [keys.version_prefix(shard), token or "-", lease_ms, group]
+    args: list[Any] = [keys.version_prefix(shard), token or "-", lease_ms, group]
 
     def op(redis: Redis) -> list:
         return _script(redis, READ)(keys=script_keys, args=args, client=redis)
@@ -255,7 +256,7 @@ def fill(
     return bool(client.run(op))
 
 
-def pipelined(redis: Redis, calls: Sequence[tuple[str, list, list]]) -> list:
+def pipelined(redis: Redis, calls: Sequence[ScriptCall]) -> list:
     """Run (script, keys, args) calls in one pipeline; results in call order.
 
     redis-py's cluster pipeline refuses scripts, so on a cluster the calls are
@@ -270,9 +271,7 @@ def pipelined(redis: Redis, calls: Sequence[tuple[str, list, list]]) -> list:
     return pipe.execute()
 
 
-def _pipelined_per_node(
-    cluster: RedisCluster, calls: Sequence[tuple[str, list, list]]
-) -> list:
+def _pipelined_per_node(cluster: RedisCluster, calls: Sequence[ScriptCall]) -> list:
     by_node: dict[str, list[int]] = defaultdict(list)
     nodes = {}
     for index, (_, script_keys, _) in enumerate(calls):
@@ -340,7 +339,9 @@ def now_all() -> list[int]:
     count = len(keys.roots())
     if count == 1:
         return [now()]
-    calls = [(NOW, [keys.clock_key(shard)], []) for shard in range(count)]
+    calls: list[ScriptCall] = [
+        (NOW, [keys.clock_key(shard)], []) for shard in range(count)
+    ]
     return [int(v) for v in client.run(lambda redis: pipelined(redis, calls))]
 
 
@@ -424,7 +425,6 @@ def fetch(
         metrics.bypass(group)
         return Outcome(compute(), CacheStatus.BYPASS)
     if lookup.hit:
-        assert lookup.payload is not None
         logger.debug("cache event=hit key=%s group=%s", key, group)
         return Outcome(decode(lookup.payload), CacheStatus.HIT)
 

@@ -20,6 +20,7 @@ import logging
 import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.db import models, transaction
 
@@ -44,7 +45,7 @@ def refill_on_commit(
     pk: object,
     *,
     using: str,
-    then: Callable[[models.Model], object] | None = None,
+    then: Callable[[Any], object] | None = None,
 ) -> None:
     """Refill the cached copies of model row pk once the transaction commits;
     ``then`` receives the fresh row that was stored (if it was)."""
@@ -59,7 +60,8 @@ def refill_on_commit(
 
 def fresh_instance(model: type[models.Model], pk: object) -> models.Model | None:
     """Return the committed row pk with the relations its copies embed."""
-    return model._default_manager.uncached().with_embedded().filter(pk=pk).first()
+    manager: Any = model._default_manager  # a CachedManager (caching.managers)
+    return manager.uncached().with_embedded().filter(pk=pk).first()
 
 
 def entries_for(instance: models.Model) -> list[tuple[str, Fill]]:

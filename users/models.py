@@ -20,7 +20,7 @@ class Profile(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Cached copies of a profile embed its user (username, email).
-    objects = WriteThroughManager(depends_on=("user",))
+    objects: WriteThroughManager[Profile] = WriteThroughManager(depends_on=("user",))
 
     class Meta:
         ordering = ["id"]
