@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 from redis import Redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import AskError, TryAgainError
+from redis.exceptions import AskError, NoScriptError, TryAgainError
 
 from caching import client, conf, keys, metrics
 
@@ -259,16 +259,31 @@ def fill(
 def pipelined(redis: Redis, calls: Sequence[ScriptCall]) -> list:
     """Run (script, keys, args) calls in one pipeline; results in call order.
 
+    The calls must be safe to run twice (fills check their stamps, invalidations
+    only raise them): after a NOSCRIPT the whole pipeline runs again.
+
     redis-py's cluster pipeline refuses scripts, so on a cluster the calls are
     grouped by the primary of their slot (each call's keys share one) and sent
     down one plain pipeline per node.
     """
     if isinstance(redis, RedisCluster):
         return _pipelined_per_node(redis, calls)
-    pipe = redis.pipeline(transaction=False)
-    for source, script_keys, args in calls:
-        _script(redis, source)(keys=script_keys, args=args, client=pipe)
-    return pipe.execute()
+
+    def attempt() -> list:
+        # EVALSHA queued by hand: a Script called on a pipeline makes execute()
+        # send SCRIPT EXISTS first, one more round trip on every write.
+        pipe = redis.pipeline(transaction=False)
+        for source, script_keys, args in calls:
+            sha = _script(redis, source).sha
+            pipe.evalsha(sha, len(script_keys), *script_keys, *args)
+        return pipe.execute()
+
+    try:
+        return attempt()
+    except NoScriptError:  # a restarted or flushed server: load, run again
+        for source in {source for source, _, _ in calls}:
+            redis.script_load(source)
+        return attempt()
 
 
 def _pipelined_per_node(cluster: RedisCluster, calls: Sequence[ScriptCall]) -> list:

@@ -152,3 +152,21 @@ def test_failed_cache_write_after_commit_leaves_nothing_stale(product):
     cached = Product.objects.cached().filter(pk=product.pk)
     assert [p.price for p in cached] == [Decimal("20.00")]
     assert Product.objects.get_cached(pk=product.pk).price == Decimal("20.00")
+
+
+def test_pipelined_fills_send_no_script_check_and_survive_a_script_flush(redis):
+    """A refill's fills are one pipeline: no SCRIPT EXISTS round trip before it,
+    and a server that lost its scripts gets them loaded and the fills run again."""
+    from caching import keys, store
+    from caching.store import Fill
+
+    entries = [
+        (keys.response_key(f"/p{i}/", "", ""), Fill(b"v", [("x.y", "1")]))
+        for i in range(3)
+    ]
+    redis.script_flush()
+    assert store.fill_many(entries, store.now_all()) == 3
+    redis.config_resetstat()
+    assert store.fill_many(entries, store.now_all()) == 3
+    called = [name for name in redis.info("commandstats") if "script" in name]
+    assert called == []
