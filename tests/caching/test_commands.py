@@ -94,13 +94,18 @@ def test_cache_verify_passes_on_a_fresh_cache(product):
     assert "0 stale" in command("cache_verify")
 
 
-def test_cache_verify_reports_a_stale_entry_planted_in_redis(
-    api_client, product, redis
-):
+def cached_detail(api_client, product, redis) -> tuple[str, str, bytes]:
+    """GET a product's detail once; return its URL, entry key and stored bytes."""
     url = f"/api/products/{product.pk}/"
     api_client.get(url)
     key = keys.response_key(url, "public")
-    raw = redis.get(key)
+    return url, key, redis.get(key)
+
+
+def test_cache_verify_reports_a_stale_entry_planted_in_redis(
+    api_client, product, redis
+):
+    url, key, raw = cached_detail(api_client, product, redis)
     assert b'"price":"12.50"' in raw
     redis.set(key, raw.replace(b'"price":"12.50"', b'"price":"1.00"'))
     assert api_client.get(url).json()["price"] == "1.00"  # it would be served
@@ -117,10 +122,7 @@ def test_cache_verify_reports_a_stale_entry_planted_in_redis(
 def test_cache_verify_ignores_entries_that_would_not_be_served(
     api_client, product, redis
 ):
-    url = f"/api/products/{product.pk}/"
-    api_client.get(url)
-    key = keys.response_key(url, "public")
-    raw = redis.get(key)
+    _, key, raw = cached_detail(api_client, product, redis)
     Product.objects.filter(pk=product.pk).update(price="3.00")  # stamps move past it
     redis.set(key, raw)  # the old entry is still there, but unservable
     assert "0 stale" in command("cache_verify")

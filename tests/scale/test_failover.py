@@ -27,20 +27,21 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.scale]
 NEW_NAME = "Acknowledged, never replicated"
 
 
-@pytest.fixture
-def sentinel(tmp_path, settings):
-    servers = SentinelSetup(tmp_path)
+def serve_cache_from(servers, settings):
+    """Point the app's cache at servers for one test, then stop them."""
     point_cache_at(settings, servers.url)
     yield servers
     servers.stop()
+
+
+@pytest.fixture
+def sentinel(tmp_path, settings):
+    yield from serve_cache_from(SentinelSetup(tmp_path), settings)
 
 
 @pytest.fixture
 def cluster(tmp_path, settings):
-    servers = Cluster(tmp_path)
-    point_cache_at(settings, servers.url)
-    yield servers
-    servers.stop()
+    yield from serve_cache_from(Cluster(tmp_path), settings)
 
 
 def cached_detail(api_client, product) -> str:
