@@ -14,6 +14,7 @@ entries nor fill entries with rows that may yet roll back.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
@@ -25,6 +26,13 @@ from caching.store import Dep
 
 logger = logging.getLogger("caching")
 DIRTY = "caching_dirty"  # set on the connection while its transaction wrote
+
+
+class _LastApplied(threading.local):
+    applied: tuple[str, str, store.Stamped] | None = None
+
+
+_last = _LastApplied()  # the invalidation this thread applied last
 
 
 def is_dirty(using: str = DEFAULT_DB_ALIAS) -> bool:
@@ -58,17 +66,30 @@ def invalidate_on_commit(deps: Iterable[Dep], *, using: str = DEFAULT_DB_ALIAS) 
 
 def apply(wire: str, row_id: int | None, using: str = DEFAULT_DB_ALIAS) -> None:
     """Stamp wire in Redis now; keep it in the outbox if Redis cannot take it."""
+    _last.applied = None
     try:
-        client.run(lambda redis: store.invalidate_wire(redis, wire), force=True)
+        stamped = client.run(
+            lambda redis: store.invalidate_wire(redis, wire), force=True
+        )
     except CacheUnavailable:
         if row_id is None:
             outbox.record(wire, using=using)
         logger.info("invalidation kept in the outbox until Redis is back: %.80s", wire)
         return
+    _last.applied = (using, wire, stamped)
     logger.debug("cache event=invalidate stamps=%.200s", wire)
     if row_id is not None:
         outbox.done(row_id, using=using)
     signals.cache_invalidated.send(sender=apply, wire=wire)
+
+
+def take_last_applied(using: str, wire: str) -> store.Stamped | None:
+    """Return what this thread's last invalidation stamped, if it was wire on
+    using and nothing took it since (a write-through fill right after it)."""
+    last, _last.applied = _last.applied, None
+    if last is None or last[:2] != (using, wire):
+        return None
+    return last[2]
 
 
 def changed(instance: models.Model) -> list[Dep]:

@@ -115,6 +115,12 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
 
     def get_cached(self, **lookup: Any) -> M:
         """Return the one object matching lookup, from the cache when fresh."""
+        return self.get_cached_as_of(**lookup)[0]
+
+    def get_cached_as_of(self, **lookup: Any) -> tuple[M, int | None]:
+        """Return the one object matching lookup and the clock value it is fresh
+        as of (None when the cache was bypassed): what a write-through of a
+        change to it needs (``WriteThroughManager.refill_on_commit``)."""
         pk = lookup.get("pk", lookup.get(self.model._meta.pk.attname))
         by_pk = pk is not None and len(lookup) == 1
         if by_pk and not self.query.where:
@@ -138,7 +144,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
             usable=not is_dirty(self.db),
             group=f"orm:{keys.label(self.model)}",
         )
-        return outcome.value
+        return outcome.value, outcome.asof
 
     # --- writes Django sends no signal for ---------------------------------
     def update(self, **kwargs: Any) -> int:
@@ -233,10 +239,25 @@ class WriteThroughManager(CachedManager[M]):
         return self.save_through(instance)
 
     def refill_on_commit(
-        self, instance: M, *, then: Callable[[M], object] | None = None
+        self,
+        instance: M,
+        *,
+        then: Callable[[M], object] | None = None,
+        read_asof: int | None = None,
     ) -> None:
-        """Refill instance's entries from the database once the transaction
-        commits; ``then`` receives the fresh row stored."""
+        """Refill instance's entries once the transaction commits; ``then``
+        receives the fresh row stored.
+
+        ``read_asof``: instance was read from the cache as of that clock value
+        (``get_cached_as_of``) and changed by this transaction's save alone; its
+        entries are then built from it unless another write touched them since,
+        instead of reading the row back.
+        """
         writethrough.refill_on_commit(
-            type(instance), instance.pk, using=self.db, then=then
+            type(instance),
+            instance.pk,
+            using=self.db,
+            then=then,
+            written=None if read_asof is None else instance,
+            read_asof=read_asof,
         )

@@ -63,9 +63,10 @@ end
 """
 
 # KEYS: entry, lease, clock, stats, floor. ARGV: version prefix, lease token,
-# lease ms, stats group ('' = do not count). Returns {1, payload} on a hit, else
-# {0, asof, is_leader}. Counting here keeps a hit at one round trip. The floor is
-# set after a failover (caching.fence): entries filled before it are dead.
+# lease ms, stats group ('' = do not count). Returns {1, payload, entry's asof}
+# on a hit, else {0, asof, is_leader}. Counting here keeps a hit at one round
+# trip. The floor is set after a failover (caching.fence): entries filled before
+# it are dead.
 READ = (
     _CLOCK_INIT
     + """
@@ -77,7 +78,7 @@ if raw then
   if asof >= tonumber(redis.call('GET', KEYS[5]) or 0)
      and deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
     if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
-    return {1, string.sub(raw, nl2 + 1)}
+    return {1, string.sub(raw, nl2 + 1), asof}
   end
 end
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'miss:' .. ARGV[4], 1) end
@@ -116,14 +117,21 @@ return stored
 
 # KEYS: clock, stats, recent. ARGV: version prefix, deps, count ('1': count the
 # invalidation and keep it among the last 50 for the admin page, done in shard 0
-# only). Returns the new clock.
+# only). Returns {the new clock, the greatest stamp it replaced on a row}: a
+# write-through fill from the written row needs to know that no other write
+# stamped the row since the row was read (FILL_WRITTEN).
 INVALIDATE = (
     _CLOCK_INIT
     + """
 clock_now(KEYS[1])
 local now = redis.call('INCR', KEYS[1])
 local seen = {}
+local replaced = 0
 for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
+  if field ~= '#' and field ~= '*' then
+    local old = tonumber(redis.call('HGET', ARGV[1] .. label, field) or 0)
+    if old > replaced then replaced = old end
+  end
   redis.call('HSET', ARGV[1] .. label, field, now)
   if ARGV[3] == '1' and not seen[label] then
     seen[label] = true
@@ -135,9 +143,26 @@ if ARGV[3] == '1' then
   redis.call('LPUSH', KEYS[3], t[1] .. ' ' .. string.sub(ARGV[2], 1, 200))
   redis.call('LTRIM', KEYS[3], 0, 49)
 end
-return now
+return {now, string.format('%.0f', replaced)}
 """
 )
+
+# KEYS: entry, floor. ARGV: version prefix, base, own stamp, deps, payload, ttl.
+# Write-through without reading the row back ("compare versions", I6): the value
+# is a copy read as of base plus the writer's own change, stamped own. Stored as
+# of own only if base is not below the floor and no dependency carries a stamp
+# newer than base other than own. Returns 1 when stored.
+FILL_WRITTEN = """
+local base = tonumber(ARGV[2])
+if base < tonumber(redis.call('GET', KEYS[2]) or 0) then return 0 end
+for label, field in string.gmatch(ARGV[4], '([^;|]+)|([^;]+)') do
+  local stamp = redis.call('HGET', ARGV[1] .. label, field)
+  if stamp and stamp ~= ARGV[3] and tonumber(stamp) > base then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[3] .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5],
+           'EX', ARGV[6])
+return 1
+"""
 
 # KEYS: clock. Returns the clock (for write-through fills).
 NOW = _CLOCK_INIT + "return clock_now(KEYS[1])"
@@ -215,7 +240,7 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
 
     reply = client.run(op)
     if reply[0] == 1:
-        return Lookup(hit=True, payload=reply[1])
+        return Lookup(hit=True, payload=reply[1], asof=int(reply[2]))
     return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
 
 
@@ -360,11 +385,20 @@ def now_all() -> list[int]:
     return [int(v) for v in client.run(lambda redis: pipelined(redis, calls))]
 
 
-def invalidate_wire(redis: Redis, wire: str) -> int:
+@dataclass(frozen=True, slots=True)
+class Stamped:
+    """What an invalidation did, per shard: its stamp, and the greatest stamp it
+    replaced on a row (0 if none)."""
+
+    stamps: list[int]
+    replaced: list[int]
+
+
+def invalidate_wire(redis: Redis, wire: str) -> Stamped:
     """Stamp the deps of wire ("label|field;...") with a new clock value, in
-    every shard; return shard 0's stamp."""
+    every shard."""
     if not wire:
-        return 0
+        return Stamped([], [])
     calls = [
         (
             INVALIDATE,
@@ -375,15 +409,45 @@ def invalidate_wire(redis: Redis, wire: str) -> int:
     ]
     if len(calls) == 1:
         _, script_keys, args = calls[0]
-        script = _script(redis, INVALIDATE)
-        return int(script(keys=script_keys, args=args, client=redis))
-    return int(pipelined(redis, calls)[0])
+        replies = [
+            _script(redis, INVALIDATE)(keys=script_keys, args=args, client=redis)
+        ]
+    else:
+        replies = pipelined(redis, calls)
+    return Stamped([int(r[0]) for r in replies], [int(r[1]) for r in replies])
 
 
 def invalidate(deps: Iterable[Dep], *, force: bool = False) -> int:
     """Stamp deps, so entries filled before are not served; return the stamp."""
     wire = encode_deps(deps)
-    return client.run(lambda redis: invalidate_wire(redis, wire), force=force)
+    stamped = client.run(lambda redis: invalidate_wire(redis, wire), force=force)
+    return stamped.stamps[0] if stamped.stamps else 0
+
+
+def fill_written(
+    entries: list[tuple[str, Fill]], base: int, own: int, *, ttl: int | None = None
+) -> bool:
+    """Store entries built from a copy read as of base plus the caller's own
+    write, which it stamped own; one pipelined round trip. Returns whether all
+    were stored (else another write touched them since base: read back)."""
+    calls: list[ScriptCall] = []
+    for key, value in entries:
+        shard = keys.shard_of(key)
+        calls.append(
+            (
+                FILL_WRITTEN,
+                [key, keys.floor_key(shard)],
+                [
+                    keys.version_prefix(shard),
+                    base,
+                    own,
+                    encode_deps(value.deps),
+                    value.payload,
+                    jittered(ttl),
+                ],
+            )  # fmt: skip
+        )
+    return all(client.run(lambda redis: pipelined(redis, calls)))
 
 
 # Test hooks: called between the database read and the fill, to force the
@@ -395,6 +459,9 @@ before_fill: list[Callable[[str], None]] = []
 class Outcome(Generic[T]):
     value: T
     status: CacheStatus
+    # The clock value the value is fresh as of (None: the cache was bypassed):
+    # it reflects every write stamped at or before it.
+    asof: int | None = None
 
 
 def _wait_for_leader(key: str) -> Lookup:  # polls are not counted
@@ -441,7 +508,7 @@ def fetch(
         return Outcome(compute(), CacheStatus.BYPASS)
     if lookup.hit:
         logger.debug("cache event=hit key=%s group=%s", key, group)
-        return Outcome(decode(lookup.payload), CacheStatus.HIT)
+        return Outcome(decode(lookup.payload), CacheStatus.HIT, lookup.asof)
 
     try:
         value = compute()
@@ -467,4 +534,4 @@ def fetch(
             release(key, lookup.token)
     except client.CacheUnavailable:
         pass
-    return Outcome(value, CacheStatus.MISS)
+    return Outcome(value, CacheStatus.MISS, lookup.asof)

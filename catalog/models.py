@@ -71,3 +71,8 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+    def is_visible_to(self, user) -> bool:
+        """Staff see every product; everyone else only active ones (the rule of
+        ProductQuerySet.visible_to, for one object)."""
+        return self.is_active or user.is_staff

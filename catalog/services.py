@@ -8,16 +8,22 @@ from rest_framework.serializers import BaseSerializer
 from catalog.models import Product
 
 
-def product_save(*, serializer: BaseSerializer) -> Product:
+def product_save(
+    *, serializer: BaseSerializer, read_asof: int | None = None
+) -> Product:
     """Create or update a product; its cached detail is refilled after commit.
 
-    The serializer then answers with the row the refill read back and stored
-    (relations loaded): the response is what the next GET will serve.
+    ``read_asof``: the product being updated was read from the cache as of that
+    clock value (``get_cached_as_of``). The serializer then answers with the row
+    the refill stored (relations loaded): the response is what the next GET will
+    serve.
     """
     with transaction.atomic():
         product = serializer.save()
         Product.objects.refill_on_commit(
-            product, then=lambda fresh: setattr(serializer, "instance", fresh)
+            product,
+            then=lambda fresh: setattr(serializer, "instance", fresh),
+            read_asof=read_asof,
         )
     return serializer.instance
 

@@ -10,6 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from caching import deps as dep
 from caching import operations, writethrough
 from caching.api import response_fill
+from caching.serializers import represent
 from caching.store import Fill
 from catalog.api.serializers import CategorySerializer, ProductSerializer, TagSerializer
 from catalog.models import Category, Product, Tag
@@ -17,7 +18,7 @@ from catalog.models import Category, Product, Tag
 
 def product_detail_fills(product: Product) -> Iterable[tuple[str, Fill]]:
     """Return the detail responses of product for staff and, if active, for all."""
-    body = JSONRenderer().render(ProductSerializer(product).data)
+    body = JSONRenderer().render(represent(ProductSerializer, product))
     path = reverse("product-detail", args=[product.pk])
     deps = dep.for_instance(product)
     fills = [response_fill(path, "staff", body, deps)]
@@ -30,7 +31,7 @@ def slug_detail_fills(name: str, serializer_class):
     """Return a filler of the detail response of a category or tag."""
 
     def fills(instance) -> Iterable[tuple[str, Fill]]:
-        body = JSONRenderer().render(serializer_class(instance).data)
+        body = JSONRenderer().render(represent(serializer_class, instance))
         path = reverse(f"{name}-detail", args=[instance.slug])
         return [response_fill(path, "", body, dep.for_instance(instance))]
 

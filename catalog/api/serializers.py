@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.text import slugify
 from rest_framework import serializers
 
+from caching.serializers import FieldsBuiltOnce
 from catalog.models import Category, Product, Tag
 
 
@@ -27,7 +28,7 @@ class CategoryField(serializers.SlugRelatedField):
         return {"id": value.pk, "name": value.name, "slug": value.slug}
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     category = CategoryField(slug_field="slug", queryset=Category.objects.all())
     tags = serializers.SlugRelatedField(
         many=True, slug_field="slug", queryset=Tag.objects.all(), required=False
@@ -46,6 +47,18 @@ class ProductSerializer(serializers.ModelSerializer):
         if not attrs.get("slug") and "name" in attrs:
             attrs["slug"] = slugify(attrs["name"])[:220] or "product"
         return attrs
+
+    def update(self, instance: Product, validated_data: dict) -> Product:
+        """Write only the columns sent: a PATCH of the price does not write back
+        the other columns as they were read (the row may come from the cache,
+        ProductViewSet.get_object), so a concurrent change to them stands."""
+        tags = validated_data.pop("tags", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=[*validated_data, "updated_at"])
+        if tags is not None:
+            instance.tags.set(tags)
+        return instance
 
 
 class PriceSerializer(serializers.Serializer):

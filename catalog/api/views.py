@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import DatabaseError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status, viewsets
@@ -72,14 +73,10 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     serializer_class = ProductSerializer
     permission_classes = [IsStaffOrReadOnly]
     filterset_class = ProductFilter
+    read_asof: int | None = None  # of the product a write read (get_object)
 
     def get_queryset(self):
-        products = selectors.product_list(user=self.request.user)
-        if self.action in {"update", "partial_update"}:
-            # The answer is the row the write-through refill reads back
-            # (services.product_save): no need to load the tags first.
-            return products.prefetch_related(None)
-        return products
+        return selectors.product_list(user=self.request.user)
 
     def filter_queryset(self, queryset):
         # List filters do not narrow one product (nor its cache key, query=()).
@@ -89,7 +86,21 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         pk = self.kwargs.get("pk", "")
         if not str(pk).isdigit():
             raise NotFound({"id": [f"'{pk}' is not a product id (a whole number)."]})
-        return super().get_object()
+        if self.action not in {"update", "partial_update"}:
+            return super().get_object()
+        # A write reads the row it changes through the object cache and writes
+        # only the fields sent (ProductSerializer.update); the write-through then
+        # stores that copy unless another write touched it since its asof
+        # (caching.writethrough.store_written), and answers with what it stored.
+        try:
+            product, self.read_asof = Product.objects.get_cached_as_of(pk=int(pk))
+        except Product.DoesNotExist:
+            raise NotFound() from None
+        if not product.is_visible_to(self.request.user):
+            raise NotFound()
+        self.check_object_permissions(self.request, product)
+        self.fetched_object = product
+        return product
 
     @cache_api_result(vary_on=(vary_host, vary_staff), query=LIST_PARAMS)
     def list(self, request, *args, **kwargs):
@@ -103,7 +114,12 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         services.product_save(serializer=serializer)
 
     def perform_update(self, serializer):
-        services.product_save(serializer=serializer)
+        try:
+            services.product_save(serializer=serializer, read_asof=self.read_asof)
+        except DatabaseError:  # an update of no row: deleted since it was read?
+            if Product.objects.uncached().filter(pk=serializer.instance.pk).exists():
+                raise
+            raise NotFound() from None
 
     def perform_destroy(self, instance):
         services.product_delete(product=instance)

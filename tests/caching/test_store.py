@@ -142,3 +142,42 @@ def test_followers_fall_back_to_the_database_when_the_leader_is_slow(redis, sett
     assert outcome.value == b"fallback"
     assert outcome.status == CacheStatus.MISS
     assert time.monotonic() - started < 1
+
+
+def test_invalidation_reports_the_newest_row_stamp_it_replaced(redis):
+    first = store.invalidate_wire(redis, "x.y|1")
+    store.invalidate([("x.y", "#")])  # a table stamp: not a row's
+    stamped = store.invalidate_wire(redis, "x.y|#;x.y|1;x.y|2")
+    assert stamped.replaced == first.stamps  # in every shard
+    assert all(new > old for new, old in zip(stamped.stamps, first.stamps))
+
+
+def test_fill_from_the_written_row_is_refused_when_anything_moved_since_its_read(
+    redis,
+):
+    """Stored as of the writer's own stamp only if no other stamp on its
+    dependencies is newer than the read (FILL_WRITTEN), and not below a floor."""
+    key = keys.response_key("/w/", "", "")
+    shard = keys.shard_of(key)
+    value = Fill(b"written", [("x.y", "1"), ("x.z", "9")])
+
+    def write(wire: str) -> int:  # this shard's stamp of the write
+        return store.invalidate_wire(redis, wire).stamps[shard]
+
+    base = store.now(shard)
+    own = write("x.y|1")
+    assert store.fill_written([(key, value)], base, own)
+    assert store.read(key).payload == b"written"
+    assert store.read(key).asof == own
+
+    redis.delete(key)
+    base = store.now(shard)
+    write("x.z|9")  # another write, between the read and own
+    own = write("x.y|1")
+    assert not store.fill_written([(key, value)], base, own)
+    assert store.read(key).hit is False
+
+    base = store.now(shard)
+    own = write("x.y|1")
+    redis.set(keys.floor_key(shard), own + 1)  # a failover fenced older reads
+    assert not store.fill_written([(key, value)], base, own)

@@ -6,13 +6,16 @@ as it was; a cache write that fails after commit leaves nothing stale.
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models.signals import pre_save
+from django.test.utils import CaptureQueriesContext
 
 from caching import client as cache_client
-from caching import signals
+from caching import signals, writethrough
 from catalog.models import Product
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,3 +173,157 @@ def test_pipelined_fills_send_no_script_check_and_survive_a_script_flush(redis):
     assert store.fill_many(entries, store.now_all()) == 3
     called = [name for name in redis.info("commandstats") if "script" in name]
     assert called == []
+
+
+# --- a PATCH stores the row it wrote, without reading it back (I6: compare
+# versions). Each test below makes another write land at the worst moment.
+
+
+def in_another_thread(work) -> None:
+    """Run work on another thread, so on another connection: it commits alone."""
+    failures = []
+
+    def run():
+        try:
+            work()
+        except BaseException as error:  # re-raised on the test's thread
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+@pytest.fixture
+def before_written_fill():
+    """Run a function once, after a PATCH committed, before its fill."""
+    actions = []
+
+    def hook(instance):
+        while actions:
+            actions.pop(0)()
+
+    writethrough.before_written_fill.append(hook)
+    yield actions.append
+    writethrough.before_written_fill.remove(hook)
+
+
+@pytest.fixture
+def before_patch_saves():
+    """Run a function once, after a PATCH read its product, before it saves it."""
+    actions = []
+
+    def receiver(sender, instance, **kwargs):
+        while actions:
+            actions.pop(0)()
+
+    pre_save.connect(receiver, sender=Product, dispatch_uid="test-before-save")
+    yield actions.append
+    pre_save.disconnect(sender=Product, dispatch_uid="test-before-save")
+
+
+def test_patch_of_a_cached_product_reads_nothing_back(
+    api_client, staff_client, product
+):
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 4}, format="json")  # caches the product
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.patch(url, {"price": "15.00"}, format="json")
+    assert response.status_code == 200
+    assert [q["sql"] for q in queries if q["sql"].startswith("SELECT")] == []
+    assert response.json()["price"] == "15.00"
+    assert response.json()["tags"] == ["sale"]
+    fresh = api_client.get(url)
+    assert fresh["X-Cache"] == "HIT"
+    assert fresh.json() == response.json()
+    assert Product.objects.get_cached(pk=product.pk).price == Decimal("15.00")
+
+
+def test_write_of_the_row_before_the_fill_makes_the_patch_read_it_back(
+    api_client, staff_client, before_written_fill, product
+):
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 4}, format="json")
+    before_written_fill(
+        lambda: Product.objects.filter(pk=product.pk).update(description="Spice")
+    )
+    response = staff_client.patch(url, {"price": "15.00"}, format="json")
+    assert response.json()["description"] == "Spice"
+    fresh = api_client.get(url)
+    assert (fresh.json()["price"], fresh.json()["description"]) == ("15.00", "Spice")
+    assert Product.objects.get_cached(pk=product.pk).description == "Spice"
+
+
+def test_write_stamped_before_the_patchs_own_invalidation_is_not_hidden_by_it(
+    api_client, staff_client, before_patch_saves, product
+):
+    """Another write commits and stamps the row between the PATCH's read and its
+    save; the PATCH's invalidation then overwrites that stamp with its own. The
+    cached copy the PATCH read lacks that write: it must not be stored."""
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 4}, format="json")
+
+    def concurrent_save():
+        other = Product.objects.get(pk=product.pk)
+        other.description = "Spice"
+        other.save(update_fields=["description"])
+
+    before_patch_saves(lambda: in_another_thread(concurrent_save))
+    response = staff_client.patch(url, {"price": "15.00"}, format="json")
+    assert response.json()["description"] == "Spice"
+    fresh = api_client.get(url)
+    assert (fresh.json()["price"], fresh.json()["description"]) == ("15.00", "Spice")
+    assert Product.objects.get_cached(pk=product.pk).description == "Spice"
+
+
+def test_rename_of_the_category_stamped_before_the_patch_commits_is_not_lost(
+    api_client, staff_client, before_patch_saves, product
+):
+    """The copy the PATCH read embeds the old category name; the rename's stamp
+    lands below the PATCH's own one, so only the fill's check can refuse it."""
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 4}, format="json")
+    category = product.category
+
+    def rename():
+        category.name = "Novels"
+        category.save()
+
+    before_patch_saves(lambda: in_another_thread(rename))
+    response = staff_client.patch(url, {"price": "15.00"}, format="json")
+    assert response.json()["category"]["name"] == "Novels"
+    assert api_client.get(url).json()["category"]["name"] == "Novels"
+    assert Product.objects.get_cached(pk=product.pk).category.name == "Novels"
+
+
+def test_patch_writes_only_the_fields_sent(staff_client, before_patch_saves, product):
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 4}, format="json")
+    before_patch_saves(
+        lambda: in_another_thread(
+            lambda: Product.objects.filter(pk=product.pk).update(name="Dune Messiah")
+        )
+    )
+    assert staff_client.patch(url, {"price": "15.00"}, format="json").status_code == 200
+    product.refresh_from_db()
+    assert (product.name, product.price) == ("Dune Messiah", Decimal("15.00"))
+
+
+def test_patch_of_a_product_deleted_meanwhile_is_a_404(
+    staff_client, before_patch_saves, product
+):
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 4}, format="json")
+    before_patch_saves(
+        lambda: in_another_thread(
+            lambda: Product.objects.filter(pk=product.pk).delete()
+        )
+    )
+    response = staff_client.patch(url, {"price": "15.00"}, format="json")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+    assert not Product.objects.filter(pk=product.pk).exists()

@@ -197,3 +197,17 @@ def test_bad_or_unknown_ids_are_json_404(api_client, product, path):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
     assert response.json()
+
+
+def test_serializers_get_their_own_copies_of_fields_built_once():
+    """ProductSerializer builds its fields from the model once (FieldsBuiltOnce);
+    each serializer binds its own copies, so no state is shared between them."""
+    from catalog.api.serializers import ProductSerializer
+
+    first, second = ProductSerializer(), ProductSerializer(partial=True)
+    assert first.fields.keys() == second.fields.keys()
+    for name in first.fields:
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first
+        assert second.fields[name].parent is second
+    assert "_field_prototypes" in ProductSerializer.__dict__

@@ -1,0 +1,46 @@
+"""
+Serializer costs the write path pays on every request, paid once instead.
+
+A ``ModelSerializer`` introspects its model to build its fields each time one is
+instantiated; a PATCH builds one to validate and the write-through refill renders
+the fresh row again. Neither needs to start from the model.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.db import models
+from rest_framework import serializers
+
+
+class FieldsBuiltOnce:
+    """ModelSerializer mixin: build the fields from the model once per class and
+    give each serializer a deep copy, as DRF already does for declared fields.
+
+    Only for serializers whose fields do not depend on the instance or context.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        prototypes = cls.__dict__.get("_field_prototypes")
+        if prototypes is None:
+            prototypes = super().get_fields()  # type: ignore[misc]
+            cls._field_prototypes = prototypes  # type: ignore[attr-defined]
+        return copy.deepcopy(prototypes)
+
+
+_renderers: dict[type, Any] = {}
+
+
+def represent(
+    serializer_class: type[serializers.BaseSerializer], instance: models.Model
+) -> Any:
+    """Return ``serializer_class(instance).data`` without building a serializer."""
+    renderer = _renderers.get(serializer_class)
+    if renderer is None:
+        # NOTE: to_representation reads fields and writes no state: one
+        # serializer per class serves every call, in every thread.
+        renderer = _renderers[serializer_class] = serializer_class()
+    return renderer.to_representation(instance)
