@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.utils import timezone
 from redis import Redis
 
 from caching import store
@@ -17,18 +18,25 @@ logger = logging.getLogger("caching")
 BATCH = 500
 
 
+# Plain statements on this table, on every write: Model.save() would run the
+# save signals and field machinery, QuerySet.delete() would SELECT the row and
+# wrap the DELETE in a transaction, for a table nothing else references.
+
+
 def record(wire: str, *, using: str = DEFAULT_DB_ALIAS) -> int:
     """Write a pending invalidation in the current transaction; return its id."""
-    return PendingInvalidation.objects.using(using).create(deps=wire).pk
+    ops = connections[using].ops
+    table = ops.quote_name(PendingInvalidation._meta.db_table)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (deps, created_at) VALUES (%s, %s) RETURNING id",
+            [wire, ops.adapt_datetimefield_value(timezone.now())],
+        )
+        return cursor.fetchone()[0]
 
 
 def done(row_id: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Forget a pending invalidation that reached Redis.
-
-    One plain DELETE: ``QuerySet.delete()`` would first SELECT the row and wrap
-    the DELETE in a transaction (post_delete receivers are connected), three
-    statements on every write for a table nothing else references.
-    """
+    """Forget a pending invalidation that reached Redis."""
     table = connections[using].ops.quote_name(PendingInvalidation._meta.db_table)
     with connections[using].cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE id = %s", [row_id])

@@ -16,8 +16,9 @@ from rest_framework import serializers
 
 
 class FieldsBuiltOnce:
-    """ModelSerializer mixin: build the fields from the model once per class and
-    give each serializer a deep copy, as DRF already does for declared fields.
+    """ModelSerializer mixin: build the fields and the model's unique-together
+    validators once per class; each serializer gets a deep copy of the fields,
+    as DRF already does for declared fields, and the (stateless) validators.
 
     Only for serializers whose fields do not depend on the instance or context.
     """
@@ -29,6 +30,14 @@ class FieldsBuiltOnce:
             prototypes = super().get_fields()  # type: ignore[misc]
             cls._field_prototypes = prototypes  # type: ignore[attr-defined]
         return copy.deepcopy(prototypes)
+
+    def get_validators(self) -> list:
+        cls = type(self)
+        validators = cls.__dict__.get("_validators_built")
+        if validators is None:
+            validators = super().get_validators()  # type: ignore[misc]
+            cls._validators_built = validators  # type: ignore[attr-defined]
+        return list(validators)
 
 
 _renderers: dict[type, Any] = {}

@@ -149,7 +149,7 @@ def test_invalidation_reports_the_newest_row_stamp_it_replaced(redis):
     store.invalidate([("x.y", "#")])  # a table stamp: not a row's
     stamped = store.invalidate_wire(redis, "x.y|#;x.y|1;x.y|2")
     assert stamped.replaced == first.stamps  # in every shard
-    assert all(new > old for new, old in zip(stamped.stamps, first.stamps))
+    assert all(new > old for new, old in zip(stamped.stamps, first.stamps, strict=True))
 
 
 def test_fill_from_the_written_row_is_refused_when_anything_moved_since_its_read(
