@@ -16,6 +16,7 @@ from caching import deps as dep
 from caching import keys, store
 from caching.store import CacheStatus, Fill
 from catalog.models import Product
+from tests.hooks import queued_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,15 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def pause_before_fill():
     """Run a function once, between a reader's database read and its fill."""
-    actions = []
-
-    def hook(key):
-        while actions:
-            actions.pop(0)()
-
-    store.before_fill.append(hook)
-    yield actions.append
-    store.before_fill.remove(hook)
+    with queued_at(store.before_fill) as queue:
+        yield queue
 
 
 def test_reader_that_read_before_a_write_cannot_fill_old_rows(

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from caching import client as cache_client
 from caching import signals, writethrough
 from catalog.models import Product
+from tests.hooks import queued_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -201,15 +202,8 @@ def in_another_thread(work) -> None:
 @pytest.fixture
 def before_written_fill():
     """Run a function once, after a PATCH committed, before its fill."""
-    actions = []
-
-    def hook(instance):
-        while actions:
-            actions.pop(0)()
-
-    writethrough.before_written_fill.append(hook)
-    yield actions.append
-    writethrough.before_written_fill.remove(hook)
+    with queued_at(writethrough.before_written_fill) as queue:
+        yield queue
 
 
 @pytest.fixture
