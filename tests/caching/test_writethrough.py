@@ -321,3 +321,31 @@ def test_patch_of_a_product_deleted_meanwhile_is_a_404(
     assert response.status_code == 404
     assert "detail" in response.json()
     assert not Product.objects.filter(pk=product.pk).exists()
+
+
+def test_copies_a_patch_stores_without_reading_back_match_the_database(
+    staff_client, product
+):
+    """What the PATCH stores from its copy is what a read of the row would have
+    stored: cache_verify's comparison finds nothing stale after each kind of
+    field (normalised decimals, trimmed text, a new category, deactivation)."""
+    from caching import operations
+    from tests.factories import CategoryFactory
+
+    CategoryFactory(name="Films", slug="films")
+    url = f"/api/products/{product.pk}/"
+    staff_client.patch(url, {"stock": 4}, format="json")
+    bodies = [
+        {"price": "5"},
+        {"name": "  Dune  ", "description": "Spice, ß and ∂"},
+        {"category": "films"},
+        {"is_active": False},
+    ]
+    for body in bodies:
+        with CaptureQueriesContext(connection) as queries:
+            assert staff_client.patch(url, body, format="json").status_code == 200
+        sql = [q["sql"] for q in queries]
+        assert not [q for q in sql if q.startswith('SELECT "catalog_product"')], body
+        result = operations.verify([Product])
+        assert result.stale == [], body
+        assert result.checked >= 2, body  # the object and the staff detail
