@@ -258,6 +258,6 @@ class WriteThroughManager(CachedManager[M]):
             instance.pk,
             using=self.db,
             then=then,
-            written=None if read_asof is None else instance,
+            written=instance,
             read_asof=read_asof,
         )

@@ -1,6 +1,11 @@
 """
 Invalidations that must not be lost: written to the database with the change,
 applied to Redis after commit, re-applied after an outage before reads resume.
+
+On every write the row is inserted and deleted with plain statements:
+Model.save() would run the save signals and field machinery, QuerySet.delete()
+would SELECT the row and wrap the DELETE in a transaction, for a table nothing
+else references.
 """
 
 from __future__ import annotations
@@ -16,11 +21,6 @@ from caching.models import PendingInvalidation
 
 logger = logging.getLogger("caching")
 BATCH = 500
-
-
-# Plain statements on this table, on every write: Model.save() would run the
-# save signals and field machinery, QuerySet.delete() would SELECT the row and
-# wrap the DELETE in a transaction, for a table nothing else references.
 
 
 def record(wire: str, *, using: str = DEFAULT_DB_ALIAS) -> int:

@@ -53,10 +53,11 @@ local function clock_now(key)
   end
   return now
 end
-local function deps_fresh(vprefix, deps, asof)
+-- own (optional): a stamp that counts as fresh, the writer's own (FILL_WRITTEN)
+local function deps_fresh(vprefix, deps, asof, own)
   for label, field in string.gmatch(deps, '([^;|]+)|([^;]+)') do
     local stamp = redis.call('HGET', vprefix .. label, field)
-    if stamp and tonumber(stamp) > asof then return false end
+    if stamp and stamp ~= own and tonumber(stamp) > asof then return false end
   end
   return true
 end
@@ -152,17 +153,19 @@ return {now, string.format('%.0f', replaced)}
 # is a copy read as of base plus the writer's own change, stamped own. Stored as
 # of own only if base is not below the floor and no dependency carries a stamp
 # newer than base other than own. Returns 1 when stored.
-FILL_WRITTEN = """
+FILL_WRITTEN = (
+    _CLOCK_INIT
+    + """
 local base = tonumber(ARGV[2])
-if base < tonumber(redis.call('GET', KEYS[2]) or 0) then return 0 end
-for label, field in string.gmatch(ARGV[4], '([^;|]+)|([^;]+)') do
-  local stamp = redis.call('HGET', ARGV[1] .. label, field)
-  if stamp and stamp ~= ARGV[3] and tonumber(stamp) > base then return 0 end
+if base < tonumber(redis.call('GET', KEYS[2]) or 0)
+   or not deps_fresh(ARGV[1], ARGV[4], base, ARGV[3]) then
+  return 0
 end
 redis.call('SET', KEYS[1], ARGV[3] .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5],
            'EX', ARGV[6])
 return 1
 """
+)
 
 # KEYS: clock. Returns the clock (for write-through fills).
 NOW = _CLOCK_INIT + "return clock_now(KEYS[1])"
