@@ -1,23 +1,32 @@
 from django.apps import AppConfig, apps
 from django.conf import settings
 
+from caching import keys
+
+
+def _token_keys(key: str, instance: object = None) -> list[str]:
+    return [keys.token_key(key)]
+
 
 class CachingConfig(AppConfig):
     name = "caching"
     verbose_name = "Cache"
 
     def ready(self) -> None:
-        from caching import checks, client, outbox, receivers  # noqa: F401
+        from caching import capture, checks, client, outbox, receivers  # noqa: F401
+        from caching.registry import own_entries, track
 
+        capture.install()
         receivers.connect()
         if apps.is_installed("rest_framework.authtoken"):
             from rest_framework.authtoken.models import Token
 
-            from caching.registry import track
-
             track(Token)  # the fast hit path caches token -> user
+            own_entries(Token, _token_keys)
         if outbox.drain not in client.breaker.recovery_hooks:
             client.breaker.recovery_hooks.append(outbox.drain)
+        if outbox.pending not in client.breaker.pending_checks:
+            client.breaker.pending_checks.append(outbox.pending)
         if getattr(settings, "EMBEDDED_REDIS", False):
             from caching import embedded
 

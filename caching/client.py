@@ -31,6 +31,21 @@ class CacheUnavailable(Exception):
     """Redis could not be used; the caller answers from the database."""
 
 
+class PendingInvalidations(Exception):  # noqa: N818  (not a failure)
+    """A new connection found invalidations Redis lacks: apply them first.
+
+    Deliberately not a RedisError: redis-py must not retry it or treat the
+    server as down; ``run`` applies the outbox and runs the operation again.
+    """
+
+
+class _Draining(threading.local):
+    active = False
+
+
+_draining = _Draining()
+
+
 class CircuitBreaker:
     """Closed: call Redis. Open: fail fast until the cooldown ends, then probe."""
 
@@ -41,6 +56,9 @@ class CircuitBreaker:
         # Run with the connection before the first call after an outage is
         # answered: the outbox drain, so no entry made stale meanwhile is served.
         self.recovery_hooks: list[Callable[[Redis], object]] = []
+        # Asked by every new connection before its first command: does Redis
+        # lack invalidations (the outbox has stranded rows)?
+        self.pending_checks: list[Callable[[], bool]] = []
 
     def allow(self) -> bool:
         if not self.is_open:
@@ -67,8 +85,12 @@ class CircuitBreaker:
 
     def recover(self, redis: Redis) -> None:
         """Run the recovery hooks; the breaker closes only if they succeed."""
-        for hook in self.recovery_hooks:
-            hook(redis)
+        _draining.active = True  # the hooks' own new connections need no check
+        try:
+            for hook in self.recovery_hooks:
+                hook(redis)
+        finally:
+            _draining.active = False
 
     def success(self) -> None:
         if not self.is_open:
@@ -94,6 +116,19 @@ def connection() -> Redis:
     return get_redis_connection("default")
 
 
+def check_new_connection() -> None:
+    """Raise PendingInvalidations if Redis lacks stranded invalidations.
+
+    Called on every new connection before its first command (caching.fence):
+    after an outage every connection is new, so a process never reads before
+    the writes made meanwhile, by any process, are stamped.
+    """
+    if _draining.active:
+        return
+    if any(check() for check in breaker.pending_checks):
+        raise PendingInvalidations()
+
+
 def run(operation: Callable[[Redis], T], *, force: bool = False) -> T:
     """Run operation against Redis, or raise CacheUnavailable without waiting.
 
@@ -106,7 +141,14 @@ def run(operation: Callable[[Redis], T], *, force: bool = False) -> T:
         redis = connection()
         if breaker.is_open:
             breaker.recover(redis)
-        result = operation(redis)
+        try:
+            result = operation(redis)
+        except PendingInvalidations:  # a new connection found stranded rows
+            breaker.recover(redis)
+            result = operation(redis)
+    except PendingInvalidations as exc:  # stranded again meanwhile: next time
+        breaker.failure(exc)
+        raise CacheUnavailable("invalidations pending") from exc
     except (RedisError, RedisClusterException) as exc:
         breaker.failure(exc)
         raise CacheUnavailable(str(exc)) from exc

@@ -18,7 +18,7 @@ from django_redis.client import DefaultClient
 from django_redis.pool import ConnectionFactory
 from redis.cluster import ClusterNode, RedisCluster
 
-from caching.fence import fence_connection
+from caching.fence import check_connection
 
 
 def parse_nodes(spec: str) -> list[tuple[str, int]]:
@@ -41,7 +41,7 @@ class ClusterConnectionFactory(ConnectionFactory):
             startup_nodes=[ClusterNode(host, port) for host, port in nodes],
             socket_timeout=self.options.get("SOCKET_TIMEOUT"),
             socket_connect_timeout=self.options.get("SOCKET_CONNECT_TIMEOUT"),
-            redis_connect_func=fence_connection,  # after the cluster's own setup
+            redis_connect_func=check_connection,  # after the cluster's own setup
         )
 
     def disconnect(self, connection: Any) -> None:

@@ -54,3 +54,32 @@ def shards() -> int:
     1 for one Redis or Sentinel; more (16 by default) for Redis Cluster.
     """
     return int(getattr(settings, "CACHE_SHARDS", 1))
+
+
+def untracked_apps() -> frozenset[str]:
+    """Return the app labels whose writes never invalidate (caching.capture)."""
+    return frozenset(
+        getattr(
+            settings,
+            "CACHE_UNTRACKED_APPS",
+            ("admin", "sessions", "contenttypes", "migrations", "caching"),
+        )
+    )
+
+
+def outbox_poll() -> float:
+    """Return how often a server process checks the outbox, in seconds (0: never)."""
+    return float(getattr(settings, "CACHE_OUTBOX_POLL", 0.2))
+
+
+def compact_every() -> float:
+    """Return how often stamp hashes are compacted, in seconds (0: never)."""
+    return float(getattr(settings, "CACHE_COMPACT_EVERY", 60))
+
+
+def compact_horizon() -> float:
+    """Return how old a stamp must be to be compacted away, in seconds: longer
+    than any entry lives (the longest TTL with its jitter) plus a margin for
+    slow reads and for the time between two compactions."""
+    default = default_ttl() * (1 + ttl_jitter()) + 2 * compact_every() + 60
+    return float(getattr(settings, "CACHE_COMPACT_HORIZON", default))

@@ -11,8 +11,10 @@ Chosen scheme (per-row and per-table stamps, see store.py for the clock):
   inserts. Every list, query and aggregate depends on the tables it reads, so an
   insert that matches a cached filter page makes that page stale (I11, I13).
 - ``(label, "*")`` all rows. Bumped by writes that cannot name their rows
-  (``QuerySet.update()``/``delete()``, ``invalidate(Model)``); every object entry
-  of the model depends on it.
+  (``filter(...).update()``, raw SQL, ``invalidate(Model)``); every object entry
+  of the model depends on it. An M2M relation's entries depend on the through
+  table's "*", and on their own row, which every write to the through table that
+  names them stamps (caching.capture).
 
 A per-table stamp makes a single save refresh every list of that table but no
 other object's detail entry: writes invalidate what they change, not the world.
@@ -48,6 +50,16 @@ def all_rows(model: type[models.Model] | str) -> Dep:
     return (label(model), ALL_ROWS)
 
 
+def concrete(model: type[models.Model]) -> type[models.Model]:
+    """Return the model whose table model writes (itself, or its proxy's base)."""
+    return cast("type[models.Model]", model._meta.concrete_model or model)
+
+
+def whole_table(model: type[models.Model] | str) -> list[Dep]:
+    """Return the stamps of a write that cannot name its rows."""
+    return [table(model), all_rows(model)]
+
+
 def related_model(field: Any) -> type[models.Model]:
     """Return the model a relation field points to."""
     return cast("type[models.Model]", field.related_model)
@@ -66,9 +78,12 @@ def for_instance(instance: models.Model) -> list[Dep]:
         field: Any = model._meta.get_field(name)
         related = related_model(field)
         deps.append(all_rows(related))
-        if field.many_to_many or field.one_to_many:
-            through = through_model(field) if field.many_to_many else related
-            deps.append(table(through))
+        if field.many_to_many:
+            deps.append(all_rows(through_model(field)))
+            for pk in _related_pks(instance, name):
+                deps.append(row(related, pk))
+        elif field.one_to_many:
+            deps.append(table(related))
             for pk in _related_pks(instance, name):
                 deps.append(row(related, pk))
         else:

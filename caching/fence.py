@@ -30,7 +30,7 @@ from redis import Redis
 from redis.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
-from caching import keys
+from caching import client, keys
 from caching.store import _CLOCK_INIT
 
 # KEYS: origin, clock, floor. ARGV: the server's replication id. Returns 1 when
@@ -86,10 +86,21 @@ def fence_connection(connection: AbstractConnection) -> int:
     return fenced
 
 
+def check_connection(connection: AbstractConnection) -> None:
+    """Fence a new connection, then make sure Redis lacks no invalidation
+    before its first command (caching.outbox)."""
+    fence_connection(connection)
+    try:
+        client.check_new_connection()
+    except client.PendingInvalidations:
+        connection.disconnect()  # so the next use connects, and checks, again
+        raise
+
+
 def connect_and_fence(connection: AbstractConnection) -> None:
     """A ``redis_connect_func`` for plain and Sentinel pools."""
     connection.on_connect()
-    fence_connection(connection)
+    check_connection(connection)
 
 
 def ensure(redis: Redis) -> int:

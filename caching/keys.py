@@ -4,6 +4,7 @@ Every Redis key this app writes, built here and only here.
     {prefix}:clock                  monotonic invalidation clock (INCR)
     {prefix}:floor                  entries with an older asof are dead (fence.py)
     {prefix}:origin                 the server the floor was set for (fence.py)
+    {prefix}:ticks                  clock values and when they were seen (compaction)
     {prefix}:v:{app.model}          hash of invalidation stamps: "#" table, "*" all
                                     rows, "{pk}" one row
     {prefix}:o:{app.model}:{pk}     one object (get_cached)
@@ -12,6 +13,7 @@ Every Redis key this app writes, built here and only here.
     {prefix}:t:{token}              an API token's user (caching.auth)
     {prefix}:x:{name}               API results of upstreams (exchange rates)
     {key}:lease                     the fill lease of an entry
+    {prefix}:job:{name}             lock of a periodic job (compaction)
     {prefix}:stats                  hash of counters: hit:/miss:/conflict:{group},
                                     inval:{app.model}
     {prefix}:recent                 the last 50 invalidations (admin page)
@@ -111,6 +113,10 @@ def origin_key(shard: int = 0) -> str:
     return f"{roots()[shard]}:origin"
 
 
+def ticks_key(shard: int = 0) -> str:
+    return f"{roots()[shard]}:ticks"
+
+
 def stats_key(shard: int = 0) -> str:
     return f"{roots()[shard]}:stats"
 
@@ -127,7 +133,7 @@ def version_key(model: type[models.Model] | str, shard: int = 0) -> str:
     return version_prefix(shard) + label(model)
 
 
-_CONTROL = frozenset({"clock", "floor", "origin", "stats", "recent"})
+_CONTROL = frozenset({"clock", "floor", "origin", "ticks", "stats", "recent"})
 
 
 def is_control(key: str) -> bool:
@@ -163,6 +169,11 @@ def token_key(token: str) -> str:
 
 def upstream_key(name: str) -> str:
     return _entry(f"x:{bounded(name)}")
+
+
+def job_key(name: str) -> str:
+    """Return the key of a periodic job's lock (one runner among processes)."""
+    return f"{roots()[0]}:job:{name}"
 
 
 def lease_key(key: str) -> str:

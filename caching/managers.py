@@ -11,14 +11,14 @@ one of those rows invalidates them too::
     Product.objects.cached().filter(is_active=True)   # evaluated result cached
     Product.objects.get_cached(pk=5)                    # one object cached
 
-The write paths Django sends no signal for (``update()``, ``delete()`` on a
-queryset, ``bulk_create()``, ``bulk_update()``) are overridden here.
+Writes need nothing from the manager: every write Django executes on a
+watched table invalidates, whatever manager or SQL issued it (caching.capture).
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -26,7 +26,7 @@ from django.db import connections, models, transaction
 
 from caching import deps as dep
 from caching import keys, store, writethrough
-from caching.invalidation import invalidate_on_commit, is_dirty
+from caching.invalidation import is_dirty
 from caching.registry import dependencies_of_model, track
 from caching.store import CacheStatus, Fill
 
@@ -145,46 +145,6 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
             group=f"orm:{keys.label(self.model)}",
         )
         return outcome.value, outcome.asof
-
-    # --- writes Django sends no signal for ---------------------------------
-    def update(self, **kwargs: Any) -> int:
-        rows = super().update(**kwargs)
-        self._invalidate_all_rows()
-        return rows
-
-    update.alters_data = True  # type: ignore[attr-defined]
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        result = super().delete()
-        self._invalidate_all_rows()
-        return result
-
-    delete.alters_data = True  # type: ignore[attr-defined]
-
-    def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
-        created = super().bulk_create(objs, *args, **kwargs)
-        # New rows have no entries of their own (a deleted pk's entries were
-        # stamped when it was deleted): the table stamp is enough, unless
-        # conflicts updated existing rows, whose pks are not returned.
-        stamps = [dep.table(self.model)]
-        if kwargs.get("update_conflicts"):
-            stamps.append(dep.all_rows(self.model))
-        invalidate_on_commit(stamps, using=self.db)
-        return created
-
-    def bulk_update(
-        self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
-    ) -> int:
-        objs = list(objs)
-        rows = super().bulk_update(objs, fields, batch_size=batch_size)
-        stamps = [dep.table(self.model)] + [dep.row(self.model, o.pk) for o in objs]
-        invalidate_on_commit(stamps, using=self.db)
-        return rows
-
-    def _invalidate_all_rows(self) -> None:
-        invalidate_on_commit(
-            [dep.table(self.model), dep.all_rows(self.model)], using=self.db
-        )
 
 
 def _lookup_models(model: type[models.Model], lookup: Any) -> list[type[models.Model]]:

@@ -9,10 +9,14 @@ class PendingInvalidation(models.Model):
     """Stamps a committed write still owes Redis.
 
     Written in the same transaction as the change; deleted once the stamps reach
-    Redis. Rows left by an outage are applied before cached reads resume.
+    Redis. Rows left by an outage are applied by whichever process reaches Redis
+    first, before it reads (caching.outbox).
     """
 
     deps = models.TextField(help_text="label|field;... as the Lua scripts read it")
+    stranded = models.BooleanField(
+        default=False, help_text="its writer could not reach Redis: anyone applies it"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

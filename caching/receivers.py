@@ -1,43 +1,49 @@
-"""Model signal receivers: every signalled write to a tracked model invalidates."""
+"""
+Model signals, for what only the instance knows: the keys of its own entries.
+
+The stamps of every write come from caching.capture, where Django executes it.
+A save or delete of a tracked model also deletes the entries keyed by fields
+of the instance (a category's detail under its slug, a profile's under its
+username); those keyed by the primary key the compiler deletes itself. Receivers
+are connected per tracked model, never for all senders: a delete listener for
+every model would stop Django's fast deletes everywhere (M2M rows included).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db import models
 
 from caching import deps as dep
-from caching.invalidation import changed, invalidate_on_commit
-from caching.registry import is_tracked
+from caching.invalidation import invalidate_on_commit
+from caching.registry import on_track, owned_keys
 
 
-def on_save(sender, instance, raw=False, using="default", **kwargs) -> None:
-    if is_tracked(sender):
-        invalidate_on_commit(changed(instance), using=using)
+def _own_by_instance(sender: type[models.Model], instance: models.Model) -> set[str]:
+    model = dep.concrete(sender)
+    by_pk = owned_keys(model, instance.pk)
+    return set(owned_keys(model, instance.pk, instance)) - set(by_pk)
 
 
-def on_delete(sender, instance, using="default", **kwargs) -> None:
-    if is_tracked(sender):
-        invalidate_on_commit(changed(instance), using=using)
+def on_save(sender, instance, raw=False, using="default", **kwargs: Any) -> None:
+    invalidate_on_commit((), owned=_own_by_instance(sender, instance), using=using)
 
 
-def on_m2m_changed(
-    sender, instance, action, reverse, model, pk_set, using="default", **kwargs
-) -> None:
-    if not action.startswith("post_"):
-        return
-    if not (is_tracked(type(instance)) or is_tracked(model)):
-        return
-    stamps = [*changed(instance), dep.table(sender), dep.table(model)]
-    if pk_set is None:  # clear(): the other side's rows are not named
-        stamps.append(dep.all_rows(model))
-    else:
-        stamps += [dep.row(model, pk) for pk in pk_set]
-    invalidate_on_commit(stamps, using=using)
+def on_delete(sender, instance, using="default", **kwargs: Any) -> None:
+    invalidate_on_commit((), owned=_own_by_instance(sender, instance), using=using)
+
+
+def _connect_model(model: type[models.Model]) -> None:
+    label = model._meta.label_lower
+    models.signals.post_save.connect(
+        on_save, sender=model, dispatch_uid=f"caching.on_save.{label}"
+    )
+    models.signals.post_delete.connect(
+        on_delete, sender=model, dispatch_uid=f"caching.on_delete.{label}"
+    )
 
 
 def connect() -> None:
-    """Connect the receivers (called from CachingConfig.ready())."""
-    models.signals.post_save.connect(on_save, dispatch_uid="caching.on_save")
-    models.signals.post_delete.connect(on_delete, dispatch_uid="caching.on_delete")
-    models.signals.m2m_changed.connect(
-        on_m2m_changed, dispatch_uid="caching.on_m2m_changed"
-    )
+    """Connect the receivers of every tracked model (CachingConfig.ready())."""
+    on_track(_connect_model)

@@ -116,11 +116,12 @@ return stored
 """
 )
 
-# KEYS: clock, stats, recent. ARGV: version prefix, deps, count ('1': count the
-# invalidation and keep it among the last 50 for the admin page, done in shard 0
-# only). Returns {the new clock, the greatest stamp it replaced on a row}: a
-# write-through fill from the written row needs to know that no other write
-# stamped the row since the row was read (FILL_WRITTEN).
+# KEYS: clock, stats, recent, then the changed objects' own entries in this
+# shard (deleted: the seed's DEL). ARGV: version prefix, deps, count ('1': count
+# the invalidation and keep it among the last 50 for the admin page, done in
+# shard 0 only). Returns {the new clock, the greatest stamp it replaced on a
+# row}: a write-through fill from the written row needs to know that no other
+# write stamped the row since the row was read (FILL_WRITTEN).
 INVALIDATE = (
     _CLOCK_INIT
     + """
@@ -139,6 +140,7 @@ for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
     redis.call('HINCRBY', KEYS[2], 'inval:' .. label, 1)
   end
 end
+if #KEYS > 3 then redis.call('UNLINK', unpack(KEYS, 4)) end
 if ARGV[3] == '1' then
   local t = redis.call('TIME')
   redis.call('LPUSH', KEYS[3], t[1] .. ' ' .. string.sub(ARGV[2], 1, 200))
@@ -147,6 +149,49 @@ end
 return {now, string.format('%.0f', replaced)}
 """
 )
+
+# KEYS: clock, floor, ticks. ARGV: horizon in microseconds. Compaction, step 1:
+# record when the clock had its current value (ticks: clock value -> the first
+# server time it was seen), then raise the floor to the clock value of the
+# latest tick older than the horizon. An entry whose asof is below that value
+# was read before that tick, so longer ago than the horizon (the longest TTL
+# and a margin): the floor kills only entries that have expired. Returns the
+# floor.
+RAISE_FLOOR = (
+    _CLOCK_INIT
+    + """
+local t = redis.call('TIME')
+local wall = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', wall), clock_now(KEYS[1]))
+local cutoff = string.format('%.0f', wall - tonumber(ARGV[1]))
+local floor = tonumber(redis.call('GET', KEYS[2]) or 0)
+local old = redis.call('ZREVRANGEBYSCORE', KEYS[3], cutoff, '-inf',
+                       'WITHSCORES', 'LIMIT', 0, 1)
+if #old == 0 then return string.format('%.0f', floor) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. old[2])
+if tonumber(old[1]) > floor then
+  floor = tonumber(old[1])
+  redis.call('SET', KEYS[2], string.format('%.0f', floor))
+end
+return string.format('%.0f', floor)
+"""
+)
+
+# KEYS: a stamp hash, floor. ARGV: fields. Compaction, step 2: drop the fields
+# whose stamp is at most the floor. Every entry such a stamp voids has an asof
+# below it, so below the floor: dead without it. Returns how many went.
+COMPACT = """
+local floor = tonumber(redis.call('GET', KEYS[2]) or 0)
+local removed = 0
+for i = 1, #ARGV do
+  local stamp = redis.call('HGET', KEYS[1], ARGV[i])
+  if stamp and tonumber(stamp) <= floor then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed
+"""
 
 # KEYS: entry, floor. ARGV: version prefix, base, own stamp, deps, payload, ttl.
 # Write-through without reading the row back ("compare versions", I6): the value
@@ -397,15 +442,23 @@ class Stamped:
     replaced: list[int]
 
 
-def invalidate_wire(redis: Redis, wire: str) -> Stamped:
+def invalidate_wire(redis: Redis, wire: str, owned: Iterable[str] = ()) -> Stamped:
     """Stamp the deps of wire ("label|field;...") with a new clock value, in
-    every shard."""
+    every shard, and delete the entries in owned (the changed objects' own)."""
     if not wire:
         return Stamped([], [])
+    by_shard: dict[int, list[str]] = defaultdict(list)
+    for key in owned:
+        by_shard[keys.shard_of(key)].append(key)
     calls = [
         (
             INVALIDATE,
-            [keys.clock_key(shard), keys.stats_key(shard), keys.recent_key(shard)],
+            [
+                keys.clock_key(shard),
+                keys.stats_key(shard),
+                keys.recent_key(shard),
+                *by_shard.get(shard, ()),
+            ],
             [keys.version_prefix(shard), wire, "1" if shard == 0 else "0"],
         )
         for shard in range(len(keys.roots()))
@@ -420,11 +473,38 @@ def invalidate_wire(redis: Redis, wire: str) -> Stamped:
     return Stamped([int(r[0]) for r in replies], [int(r[1]) for r in replies])
 
 
-def invalidate(deps: Iterable[Dep], *, force: bool = False) -> int:
-    """Stamp deps, so entries filled before are not served; return the stamp."""
+def invalidate(
+    deps: Iterable[Dep], *, owned: Iterable[str] = (), force: bool = False
+) -> int:
+    """Stamp deps, so entries filled before are not served, and delete the
+    entries in owned; return the stamp."""
     wire = encode_deps(deps)
-    stamped = client.run(lambda redis: invalidate_wire(redis, wire), force=force)
+    owned = list(owned)
+    stamped = client.run(lambda redis: invalidate_wire(redis, wire, owned), force=force)
     return stamped.stamps[0] if stamped.stamps else 0
+
+
+def raise_floor(redis: Redis, shard: int, horizon_s: float) -> int:
+    """Raise shard's floor to the clock of a tick older than horizon_s; return it."""
+    return int(
+        _script(redis, RAISE_FLOOR)(
+            keys=[keys.clock_key(shard), keys.floor_key(shard), keys.ticks_key(shard)],
+            args=[int(horizon_s * 1_000_000)],
+            client=redis,
+        )
+    )
+
+
+def compact_fields(redis: Redis, stamps_key: str, fields: Sequence[bytes]) -> int:
+    """Drop the fields of a stamp hash that are below its shard's floor."""
+    if not fields:
+        return 0
+    floor = keys.floor_key(keys.shard_of(stamps_key))
+    return int(
+        _script(redis, COMPACT)(
+            keys=[stamps_key, floor], args=list(fields), client=redis
+        )
+    )
 
 
 def fill_written(

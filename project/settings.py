@@ -122,6 +122,12 @@ CACHE_ENABLED = env_bool("CACHE_ENABLED", default=True)
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS")
 # The textbook, racy fill (stamped after the read): for scripts/soak.py --naive.
 CACHE_NAIVE_FILL = env_bool("CACHE_NAIVE_FILL")
+# How often each server process applies invalidations stranded in the outbox by
+# writers cut off from Redis (caching.outbox), and compacts the stamp hashes.
+CACHE_OUTBOX_POLL = float(os.environ.get("CACHE_OUTBOX_POLL", "0.2"))
+CACHE_COMPACT_EVERY = float(os.environ.get("CACHE_COMPACT_EVERY", "60"))
+if os.environ.get("CACHE_COMPACT_HORIZON"):
+    CACHE_COMPACT_HORIZON = float(os.environ["CACHE_COMPACT_HORIZON"])
 
 # One server, Sentinel or Cluster, by REDIS_URL's scheme (caching.topology).
 REDIS_TOPOLOGY = topology.from_env(

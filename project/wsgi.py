@@ -5,5 +5,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+django_application = get_wsgi_application()  # sets Django up: then the cache layer
 
-application = get_wsgi_application()
+from caching.wsgi import CachedApplication  # noqa: E402
+
+application = CachedApplication(django_application)

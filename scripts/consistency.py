@@ -2,11 +2,15 @@
 Readers and writers in separate processes on one product, and the stale-read check.
 
 Writers commit strictly increasing prices (``UPDATE ... SET price = price + 1``
-under the row lock, so version order is commit order), through the signal-less
-``update()`` path and the write-through path in turn. Readers GET the product's
-detail and a list page through the whole Django stack. Every event is logged with
-``time.monotonic_ns()`` (one clock for all processes on the machine). A read is
-stale when a write with a higher version was acknowledged before the read began.
+under the row lock, so version order is commit order) in turn through
+``QuerySet.update()``, the write-through manager and SQL sent by hand through
+Django's cursor; optionally each write also sets a user's email to the version
+with ``User.objects.update()`` (auth's plain manager) and creates and deletes a
+row (churn, for compaction). Readers GET the product's detail, a list page and,
+with a user, ``/api/profiles/me/``, through the whole Django stack. Every event
+is logged with ``time.monotonic_ns()`` (one clock for all processes on the
+machine). A read is stale when a write with a higher version was acknowledged
+before the read began.
 
 Used by tests/caching/test_consistency.py (short) and scripts/soak.py (long).
 """
@@ -19,6 +23,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,9 +49,12 @@ def _setup(delay_ms: int) -> None:
         )
 
 
-def reader(product: int, out: Path, stop: Path, delay_ms: int) -> None:
+def reader(
+    product: int, out: Path, stop: Path, delay_ms: int, user: int | None
+) -> None:
     _setup(delay_ms)
     from django.test import Client
+    from rest_framework.authtoken.models import Token
 
     from catalog.models import Product
 
@@ -54,45 +62,86 @@ def reader(product: int, out: Path, stop: Path, delay_ms: int) -> None:
     detail = f"/api/products/{product}/"
     category = Product.objects.uncached().get(pk=product).category.slug
     listing = f"/api/products/?category={category}&ordering=-price&page_size=5"
+    urls = [detail, listing]
+    headers = {}
+    if user is not None:  # its email carries the version too (User.update())
+        urls.append("/api/profiles/me/")
+        token = Token.objects.get_or_create(user_id=user)[0].key
+        headers["HTTP_AUTHORIZATION"] = f"Token {token}"
     parent = os.getppid()
     with out.open("w") as log:
         n = 0
         while not stop.exists() and os.getppid() == parent:  # stop if orphaned
-            url = detail if n % 2 == 0 else listing
+            url = urls[n % len(urls)]
             started = time.monotonic_ns()
-            response = client.get(url)
+            response = client.get(url, **headers)
             ended = time.monotonic_ns()
             body = response.json()
             if url == listing:
                 body = next(row for row in body["results"] if row["id"] == product)
-            version = int(Decimal(body["price"]))
+            if url in (detail, listing):
+                version = int(Decimal(body["price"]))
+            else:
+                version = int(body["email"].split("@")[0][1:])
             log.write(f"r {started} {ended} {version} {response['X-Cache']}\n")
             n += 1
 
 
-def writer(
-    product: int, out: Path, writes: int, pause_ms: float, seconds: float
-) -> None:
-    _setup(0)
-    from django.db import transaction
+def _bump(product: int, way: int) -> int:
+    """Raise the product's price by one, one of three ways; return the price."""
+    from django.db import connection
     from django.db.models import F
 
     from catalog.models import Product
 
+    if way == 2:  # SQL sent by hand through Django's cursor
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Product._meta.db_table} SET price = price + 1 WHERE id = %s",
+                [product],
+            )
+    else:
+        Product.objects.filter(pk=product).update(price=F("price") + 1)
+    current = Product.objects.uncached().get(pk=product)
+    if way == 1:
+        Product.objects.save_through(current)
+    return int(current.price)
+
+
+def writer(
+    product: int,
+    out: Path,
+    writes: int,
+    pause_ms: float,
+    seconds: float,
+    user: int | None,
+    churn: bool,
+) -> None:
+    _setup(0)
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from catalog.models import Product
+
     deadline = time.monotonic() + seconds if seconds else float("inf")
+    users = get_user_model().objects
     with out.open("w") as log:
         for i in range(writes):
             if time.monotonic() > deadline:
                 break
             started = time.monotonic_ns()
             with transaction.atomic():
-                rows = Product.objects.filter(pk=product)
-                rows.update(price=F("price") + 1)
-                current = Product.objects.uncached().get(pk=product)
-                if i % 2:
-                    Product.objects.save_through(current)
+                version = _bump(product, i % 3)
+                if user is not None:  # the plain manager of auth.User
+                    users.filter(pk=user).update(email=f"v{version}@example.com")
             acked = time.monotonic_ns()
-            log.write(f"w {started} {acked} {int(current.price)}\n")
+            log.write(f"w {started} {acked} {version}\n")
+            if churn:  # rows created and deleted: stamps that compaction removes
+                template = Product.objects.uncached().get(pk=product)
+                Product.objects.create(
+                    sku=f"CHURN-{os.getpid()}-{i}", name="Churn", slug="churn",
+                    price=1, category_id=template.category_id, is_active=False,
+                ).delete()  # fmt: skip
             time.sleep(random.uniform(0, pause_ms) / 1000)
 
 
@@ -163,6 +212,33 @@ def analyze(reads: list[tuple], writes: list[tuple]) -> Report:
     return report
 
 
+class _Compactor(threading.Thread):
+    """Compact the stamp hashes again and again (this process is Django's)."""
+
+    def __init__(self, horizon: float) -> None:
+        super().__init__(daemon=True)
+        self.horizon = horizon
+        self.runs = 0
+        self._done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        from caching import compaction
+
+        try:
+            while not self._done.wait(self.horizon / 10):
+                compaction.compact(horizon=self.horizon)
+                self.runs += 1
+        finally:  # its new Redis connections checked the outbox: a DB connection
+            connections.close_all()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
 def database_url() -> str:
     """Return a URL of the database the current Django connection uses."""
     from django.db import connection
@@ -189,11 +265,19 @@ def run(
     pause_ms: float = 5,
     settle_s: float = 0.5,
     naive: bool = False,
+    user: int | None = None,
+    churn: bool = False,
     db_url: str,
     redis_url: str,
     key_prefix: str,
+    env: dict[str, str] | None = None,
+    compact_horizon: float = 0,
 ) -> Report:
-    """Run the readers and writers as processes and analyze their logs."""
+    """Run the readers and writers as processes and analyze their logs.
+
+    ``compact_horizon`` > 0: this process also compacts the stamp hashes with
+    that horizon, ten times per horizon, while the writers run.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="consistency-"))
     stop = workdir / "stop"
     env = {
@@ -203,6 +287,7 @@ def run(
         "CACHE_KEY_PREFIX": key_prefix,
         "CACHE_NAIVE_FILL": "1" if naive else "0",
         "DJANGO_SETTINGS_MODULE": "project.settings",
+        **(env or {}),
     }
 
     def spawn(*args: str) -> subprocess.Popen:
@@ -213,7 +298,12 @@ def run(
     started = time.monotonic()
     reader_procs = [
         spawn(
-            "reader", str(product), str(workdir / f"r{i}.log"), str(stop), str(delay_ms)
+            "reader",
+            str(product),
+            str(workdir / f"r{i}.log"),
+            str(stop),
+            str(delay_ms),
+            str(user or ""),
         )
         for i in range(readers)
     ]
@@ -226,15 +316,20 @@ def run(
             str(writes),
             str(pause_ms),
             str(seconds),
+            str(user or ""),
+            "1" if churn else "",
         )
         for i in range(writers)
     ]
+    compactor = _Compactor(compact_horizon) if compact_horizon else None
     try:
         for proc in writer_procs:
             if proc.wait() != 0:
                 raise RuntimeError("a writer failed")
         time.sleep(settle_s)
     finally:
+        if compactor is not None:
+            compactor.stop()
         stop.touch()
         for proc in reader_procs + writer_procs:
             try:
@@ -261,9 +356,19 @@ def run(
 def main(argv: list[str]) -> None:
     role, product, out, *rest = argv
     if role == "reader":
-        reader(int(product), Path(out), Path(rest[0]), int(rest[1]))
+        user = int(rest[2]) if rest[2] else None
+        reader(int(product), Path(out), Path(rest[0]), int(rest[1]), user)
     elif role == "writer":
-        writer(int(product), Path(out), int(rest[0]), float(rest[1]), float(rest[2]))
+        user = int(rest[3]) if rest[3] else None
+        writer(
+            int(product),
+            Path(out),
+            int(rest[0]),
+            float(rest[1]),
+            float(rest[2]),
+            user,
+            bool(rest[4]),
+        )
     else:
         raise SystemExit(f"unknown role {role}")
 

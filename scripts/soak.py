@@ -1,6 +1,9 @@
 """
 Soak test of cache consistency: many reader and writer processes on one product,
-injected delays at the race point, and a stale-read count at the end.
+injected delays at the race point, and a stale-read count at the end. Writers go
+through QuerySet.update(), write-through and raw SQL in turn, set a user's email
+with User.objects.update() and create and delete rows; this process compacts the
+stamp hashes all along (--compact-horizon).
 
     .venv/bin/python -m scripts.soak --seconds 600 --readers 4 --writers 2
     .venv/bin/python -m scripts.soak --seconds 60 --naive   # shows the checker works
@@ -29,6 +32,9 @@ def main() -> int:
         "--pause-ms", type=float, default=10, help="max pause between writes"
     )
     parser.add_argument("--naive", action="store_true", help="textbook racy fills")
+    parser.add_argument(
+        "--compact-horizon", type=float, default=2.0, help="seconds; 0: no compaction"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -36,6 +42,7 @@ def main() -> int:
 
     django.setup()
     from django.conf import settings
+    from django.contrib.auth import get_user_model
 
     from caching import conf
     from catalog.factories import CategoryFactory
@@ -47,6 +54,9 @@ def main() -> int:
         defaults={"name": "Soak", "slug": "soak", "price": 1000, "is_active": True,
                   "category": CategoryFactory(name="Soak", slug="soak")},
     )  # fmt: skip
+    user, _ = get_user_model().objects.update_or_create(
+        username="soak", defaults={"email": "v1000@example.com"}
+    )
     report = consistency.run(
         product=product.pk,
         readers=args.readers,
@@ -56,6 +66,9 @@ def main() -> int:
         delay_ms=args.delay_ms,
         pause_ms=args.pause_ms,
         naive=args.naive,
+        user=user.pk,
+        churn=True,
+        compact_horizon=args.compact_horizon,
         db_url=consistency.database_url(),
         redis_url=settings.REDIS_URL,
         key_prefix=conf.key_prefix(),

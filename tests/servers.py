@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -258,3 +260,73 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.kill()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_env(**overrides: str) -> dict[str, str]:
+    """Return the environment of a process of this app against the test database
+    and the test's Redis (a subprocess: gunicorn, manage.py)."""
+    from django.conf import settings
+
+    from scripts import consistency
+
+    return {
+        **os.environ,
+        "DATABASE_URL": consistency.database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
+        "DJANGO_DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        **overrides,
+    }
+
+
+class AppServer:
+    """`make run`'s gunicorn (project.wsgi) on a free port, in its own process."""
+
+    def __init__(self, directory: Path, workers: int = 1, args: tuple = (), **env: str):
+        self.port = free_port()
+        defaults = {
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
+            "ACCESS_LOG": "",
+            "PROMETHEUS_MULTIPROC_DIR": str(directory / f"metrics-{self.port}"),
+        }
+        environment = app_env(**{**defaults, **env})
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "project.wsgi:application",
+             "-c", "project/gunicorn_conf.py", *args],
+            cwd=ROOT, env=environment,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+        try:
+            wait_until(
+                lambda: httpx.get(f"{self.url}/api/health/").status_code == 200,
+                30,
+                "gunicorn",
+            )
+        except RuntimeError:
+            self.stop()  # it must not hold the test database open
+            raise
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def run_django(code: str, **env: str) -> str:
+    """Run code in a new Django process of this app (which then exits)."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT, env=app_env(**env), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+    return done.stdout

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from caching import conf
 from catalog.models import Product
 from scripts import consistency
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
+User = get_user_model()
 
 
 def run(product, **options):
@@ -36,6 +38,30 @@ def test_no_stale_reads_across_processes(product):
     assert report.settled_reads > 0
     assert report.settled_wrong == 0
     assert report.final_version == 1060 == int(Product.objects.get(pk=product.pk).price)
+
+
+def test_no_stale_reads_with_every_write_path_and_compaction(product, user):
+    """Writers through QuerySet.update(), write-through and raw SQL, each also
+    User.objects.update() of the reader's email and a row created and deleted;
+    the stamp hashes compacted all along with a horizon of 0.3 s."""
+    Product.objects.filter(pk=product.pk).update(price=1000)
+    User.objects.filter(pk=user.pk).update(email="v1000@example.com")
+    report = run(
+        product,
+        readers=3,
+        writers=2,
+        writes=40,
+        delay_ms=10,
+        user=user.pk,
+        churn=True,
+        compact_horizon=0.3,
+    )
+    print(report.summary())
+    assert report.reads > 200
+    assert report.stale == []
+    assert report.settled_wrong == 0
+    assert report.final_version == 1080 == int(Product.objects.get(pk=product.pk).price)
+    assert User.objects.get(pk=user.pk).email == "v1080@example.com"
 
 
 def test_the_checker_catches_a_naive_cache(product):

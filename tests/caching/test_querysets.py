@@ -5,6 +5,7 @@ every way Django writes (signalled or not) makes the affected entries stale.
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -149,23 +150,32 @@ def test_changing_a_user_refreshes_their_profile(user):
     assert Profile.objects.get_cached(pk=profile.pk).user.email == "alice@new.example"
 
 
-def test_invalidate_covers_raw_sql(product):
+def outside_django(sql: str, params: list) -> None:
+    """Run SQL on the database connection's DB-API cursor, as psql or another
+    service would: no Django cursor wrapper sees it."""
+    connection.ensure_connection()
+    sqlite = connection.vendor == "sqlite"
+    with contextlib.closing(connection.connection.cursor()) as cursor:
+        cursor.execute(sql.replace("%s", "?") if sqlite else sql, params)
+    if sqlite:  # psycopg runs Django's connection in autocommit
+        connection.connection.commit()
+
+
+def test_invalidate_covers_writes_made_outside_django(product):
     assert cached_names() == ["Dune"]
     Product.objects.get_cached(pk=product.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Product._meta.db_table} SET name = %s", ["Raw"])
-    assert cached_names() == ["Dune"]  # the cache cannot see raw SQL by itself
+    outside_django(f"UPDATE {Product._meta.db_table} SET name = %s", ["Outside"])
+    assert cached_names() == ["Dune"]  # nothing in Django saw that write
     invalidate(Product)
-    assert cached_names() == ["Raw"]
-    assert Product.objects.get_cached(pk=product.pk).name == "Raw"
+    assert cached_names() == ["Outside"]
+    assert Product.objects.get_cached(pk=product.pk).name == "Outside"
 
 
 def test_invalidate_one_object(product):
     Product.objects.get_cached(pk=product.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Product._meta.db_table} SET name = %s", ["Raw"])
+    outside_django(f"UPDATE {Product._meta.db_table} SET name = %s", ["Outside"])
     invalidate(product)
-    assert Product.objects.get_cached(pk=product.pk).name == "Raw"
+    assert Product.objects.get_cached(pk=product.pk).name == "Outside"
 
 
 def test_invalidation_waits_for_commit_and_rollback_changes_nothing(product):

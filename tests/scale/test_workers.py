@@ -6,20 +6,15 @@ and the hit counters of cache_stats add up across workers.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 
 from caching import operations
-from scripts import consistency
 from tests.conftest import token_client
-from tests.servers import free_port, wait_until
+from tests.servers import AppServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,32 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def gunicorn(tmp_path):
-    port = free_port()
-    log = tmp_path / "access.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": consistency.database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "3",
-        "ACCESS_LOG": str(log),
-        "DJANGO_DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "project.wsgi:application",
-         "-c", "project/gunicorn_conf.py", "--access-logformat", "%(p)s %(s)s"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until(
-        lambda: httpx.get(f"{base}/api/health/").status_code == 200, 30, "gunicorn"
+    server = AppServer(
+        tmp_path,
+        workers=3,
+        args=("--access-logformat", "%(p)s %(s)s"),
+        ACCESS_LOG=str(tmp_path / "access.log"),
     )
-    yield base, log
-    server.terminate()
-    server.wait(timeout=30)
+    yield server.url, tmp_path / "access.log"
+    server.stop()
 
 
 def test_workers_see_each_others_writes_and_counters_add_up(

@@ -8,8 +8,9 @@ from django.urls import reverse
 from rest_framework.renderers import JSONRenderer
 
 from caching import deps as dep
-from caching import operations, writethrough
+from caching import operations, registry, writethrough
 from caching.api import response_fill
+from caching.keys import response_key
 from caching.store import Fill
 from users.api.serializers import ProfileSerializer
 from users.models import Profile
@@ -35,5 +36,18 @@ def profile_fills(profile: Profile) -> Iterable[tuple[str, Fill]]:
     return fills
 
 
+def profile_keys(pk, instance: Profile | None = None) -> list[str]:
+    """Return the keys of a profile's detail and /me responses (deleted on a
+    change); keyed by username and user id, which only the instance knows."""
+    if instance is None:
+        return []
+    found = [response_key(reverse("profile-me"), f"u{instance.user_id}")]
+    if Profile.user.is_cached(instance):
+        path = reverse("profile-detail", args=[instance.user.get_username()])
+        found += [response_key(path, vary) for vary in ("staff", "owner", "public")]
+    return found
+
+
 writethrough.register(Profile, profile_fills)
+registry.own_entries(Profile, profile_keys)
 operations.register_pages(Profile, "/api/profiles/")

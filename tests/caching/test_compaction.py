@@ -1,0 +1,111 @@
+"""
+Compaction (CONTRACT 4.10): the stamp hashes stay proportional to the rows
+written within the horizon, and removing a stamp never makes an entry it voided
+servable again (the floor is raised first).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from django.core.management import call_command
+
+from caching import compaction, keys, store
+from caching import deps as dep
+from caching.store import Fill
+from catalog.models import Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HORIZON = 0.05  # seconds: time-compressed; entries live 300 s
+
+
+def stamp_fields(redis, model=Product) -> int:
+    return sum(
+        redis.hlen(keys.version_key(model, shard)) for shard in range(len(keys.roots()))
+    )
+
+
+def compact_after_horizon() -> compaction.Compacted:
+    compaction.compact(horizon=HORIZON)  # a tick now
+    time.sleep(HORIZON * 2)
+    return compaction.compact(horizon=HORIZON)  # that tick is past the horizon
+
+
+def test_an_entry_voided_by_a_compacted_stamp_stays_dead(product, redis):
+    key = keys.object_key(Product, product.pk)
+    Product.objects.get_cached(pk=product.pk)
+    old = redis.get(key)
+    Product.objects.filter(pk=product.pk).update(name="Changed")
+    assert redis.get(key) is None  # the DEL
+    redis.set(key, old, ex=300)  # as if the DEL had been lost (an outage)
+    assert not store.read(key, lease=False).hit  # voided by the row's stamp
+    result = compact_after_horizon()
+    assert result.removed > 0
+    assert not redis.hexists(keys.version_key(Product, keys.shard_of(key)), product.pk)
+    assert not store.read(key, lease=False).hit  # dead by the floor instead
+    assert Product.objects.get_cached(pk=product.pk).name == "Changed"
+
+
+def test_a_fill_from_before_the_floor_is_refused(product):
+    key = keys.object_key(Product, product.pk)
+    asof = store.now(keys.shard_of(key))
+    store.invalidate([dep.table("catalog.tag")])  # the clock moves on
+    compact_after_horizon()
+    assert not store.fill(key, asof, Fill(b"old", [dep.row(Product, 1)]), ttl=60)
+    assert store.fill(key, store.now(keys.shard_of(key)), Fill(b"new", []), ttl=60)
+
+
+def test_fresh_entries_and_recent_stamps_survive(product, redis):
+    key = keys.object_key(Product, product.pk)
+    Product.objects.filter(pk=product.pk).update(name="Recent")
+    Product.objects.get_cached(pk=product.pk)
+    compaction.compact(horizon=3600)
+    assert redis.hexists(keys.version_key(Product, keys.shard_of(key)), product.pk)
+    assert store.read(key, lease=False).hit
+
+
+def test_stamp_hashes_stay_bounded_over_100000_create_delete_cycles(redis):
+    """Time-compressed: 100,000 rows created and deleted (two stamps each, in
+    pipelined batches of 2,000), a compaction after each batch."""
+    label = "catalog.product"
+    most = 0
+    for batch in range(50):
+        first = batch * 2_000
+        calls = [
+            (
+                store.INVALIDATE,
+                [keys.clock_key(shard), keys.stats_key(shard), keys.recent_key(shard)],
+                [keys.version_prefix(shard), wire, "0"],
+            )
+            for pk in range(first, first + 2_000)
+            for wire in [store.encode_deps([dep.row(label, pk), dep.table(label)])] * 2
+            for shard in range(len(keys.roots()))
+        ]  # each row created, then deleted
+        store.pipelined(redis, calls)
+        time.sleep(HORIZON * 2)
+        compaction.compact(horizon=HORIZON)
+        most = max(most, stamp_fields(redis))
+    # At most the last two batches' rows (and the table field) are left.
+    assert most <= 4_001 * len(keys.roots())
+    assert stamp_fields(redis) <= 4_001 * len(keys.roots())
+
+
+def test_the_compaction_job_runs_once_across_processes(redis, settings):
+    settings.CACHE_COMPACT_EVERY = 60
+    compaction._last_run = 0.0
+    assert compaction.maybe_run()
+    compaction._last_run = 0.0  # another process's turn: the lock is held
+    assert not compaction.maybe_run()
+    assert redis.pttl(keys.job_key("compact")) > 50_000
+
+
+def test_cache_compact_command(product, redis):
+    Product.objects.filter(pk=product.pk).update(name="Old news")
+    call_command("cache_compact", "--horizon", "0")  # the first tick
+    time.sleep(0.01)
+    out = io.StringIO()
+    call_command("cache_compact", "--horizon", "0", stdout=out)
+    assert out.getvalue().startswith("Removed ")
+    assert stamp_fields(redis) == 0  # the row's, "#" and "*" included

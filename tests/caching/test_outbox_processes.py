@@ -1,0 +1,137 @@
+"""
+Invalidations across processes (CONTRACT 4.6), with real server processes, a
+writer process that exits, and a TCP proxy that cuts Redis:
+
+- after a full outage, a write made meanwhile by a process that has exited is
+  never served stale, not even by the server's first read (its new connection
+  applies the stranded outbox rows before its first command);
+- when only the writer is cut off, the others serve its change within 1 s of its
+  commit (each server process's outbox watcher applies the rows).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from django.conf import settings
+
+from caching.models import PendingInvalidation
+from catalog.models import Product
+from tests.conftest import token_client
+from tests.proxy import RedisProxy
+from tests.servers import AppServer, run_django
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
+
+
+@pytest.fixture
+def cut_redis():
+    """A proxy to the test Redis, and the REDIS_URL that goes through it."""
+    url = urlparse(settings.REDIS_URL)
+    if url.scheme == "unix":
+        proxy, db = RedisProxy(unix=url.path), "0"
+    else:
+        proxy = RedisProxy(host=url.hostname, port=url.port or 6379)
+        db = url.path.strip("/") or "0"
+    yield proxy, f"{proxy.url}/{db}"
+    proxy.close()
+
+
+@pytest.fixture
+def servers(tmp_path):
+    started: list[AppServer] = []
+
+    def start(**env: str) -> AppServer:
+        started.append(AppServer(tmp_path, **env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def hit(url: str, **kwargs) -> httpx.Response:
+    httpx.get(url, **kwargs)
+    response = httpx.get(url, **kwargs)
+    assert response.headers["X-Cache"] == "HIT", url
+    return response
+
+
+def test_first_read_after_an_outage_sees_a_write_of_an_exited_process(
+    servers, cut_redis, product
+):
+    proxy, through_proxy = cut_redis
+    # No watcher: only the check of each new connection can save the first read.
+    server = servers(REDIS_URL=through_proxy, CACHE_OUTBOX_POLL="0")
+    detail = f"{server.url}/api/products/{product.pk}/"
+    listing = f"{server.url}/api/products/"
+    hit(detail)
+    hit(listing)
+    proxy.cut()
+    run_django(
+        "from catalog.models import Product\n"
+        f"Product.objects.filter(pk={product.pk}).update(price='55.00')\n"
+        f"p = Product.objects.get(pk={product.pk}); p.name = 'Saved'; p.save()\n",
+        REDIS_URL=through_proxy,
+    )  # and the process exits
+    assert PendingInvalidation.objects.filter(stranded=True).count() == 2
+    proxy.restore()
+    first = httpx.get(detail).json()
+    assert (first["name"], first["price"]) == ("Saved", "55.00")
+    listed = httpx.get(listing).json()["results"][0]
+    assert (listed["name"], listed["price"]) == ("Saved", "55.00")
+    assert PendingInvalidation.objects.count() == 0
+
+
+def test_a_transaction_committed_during_an_outage_is_applied_first(
+    servers, cut_redis, product
+):
+    proxy, through_proxy = cut_redis
+    server = servers(REDIS_URL=through_proxy, CACHE_OUTBOX_POLL="0")
+    detail = f"{server.url}/api/products/{product.pk}/"
+    hit(detail)
+    proxy.cut()
+    run_django(
+        "from django.db import transaction\n"
+        "from catalog.models import Product\n"
+        "with transaction.atomic():\n"
+        f"    Product.objects.filter(pk={product.pk}).update(stock=0)\n",
+        REDIS_URL=through_proxy,
+    )
+    proxy.restore()
+    assert httpx.get(detail).json()["stock"] == 0
+
+
+def test_others_serve_a_cut_off_writers_change_within_a_second(
+    servers, cut_redis, staff_user, product
+):
+    proxy, through_proxy = cut_redis
+    reader = servers()  # on Redis
+    writer = servers(REDIS_URL=through_proxy)  # cut off from Redis
+    proxy.cut()
+    token = token_client(staff_user)._credentials["HTTP_AUTHORIZATION"]
+    detail = f"{reader.url}/api/products/{product.pk}/"
+    delays = []
+    for trial in range(20):
+        hit(detail)
+        price = f"{100 + trial}.00"
+        patch = httpx.patch(
+            f"{writer.url}/api/products/{product.pk}/",
+            json={"price": price},
+            headers={"Authorization": token},
+        )
+        assert patch.status_code == 200
+        committed = time.monotonic()
+        while httpx.get(detail).json()["price"] != price:
+            assert time.monotonic() - committed < 5, "never served"
+        delays.append(time.monotonic() - committed)
+    print(
+        f"cut-off writer, 20 trials: max {max(delays) * 1000:.0f} ms, "
+        f"median {statistics.median(delays) * 1000:.0f} ms"
+    )
+    assert max(delays) < 1.0
+    assert Product.objects.get(pk=product.pk).price == 119
