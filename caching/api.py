@@ -1,54 +1,49 @@
 """
 Response caching for DRF views: ``@cache_api_result``.
 
-The seed's Flask decorator, made correct: the key is the path, the query
-parameters in canonical order and what the response varies on (staff or not,
-the user, ...); only rendered JSON ``200`` responses to ``GET`` are stored, with
-their status and content type; the entry carries the dependencies of what it
-shows, so every write that changes it makes it unservable. A hit is answered
-from the stored bytes: no queryset, serializer or renderer runs.
+The seed's Flask decorator, made correct: the key is the path, the declared
+query parameters in canonical form (caching.params) and what the response
+varies on (staff or not, the user, ...); only the canonical JSON rendering of a
+``200`` to ``GET`` or ``HEAD`` is stored, with its status and content type; the
+entry carries the dependencies of what it shows, so every write that changes it
+makes it unservable. A hit is answered from the stored bytes: no queryset,
+serializer or renderer runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Protocol
+from typing import Any
 
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from caching import fastpath, keys, metrics, store
 from caching.invalidation import is_dirty
+from caching.params import Param
+from caching.responses import (
+    VARY,
+    CacheConfig,
+    Caller,
+    Vary,
+    canonical,
+    canonical_querydict,
+    endpoint,
+    is_canonical,
+    mark,
+    marked,
+    pack,
+    request_key,
+    unpack,
+)
 from caching.store import CacheStatus, Dep, Fill
 
-
-class Caller(Protocol):
-    """What vary functions and keys read of a request: DRF's Request, or the
-    fast path's LightRequest (caching.fastpath), which has no DRF behind it."""
-
-    @property
-    def user(self) -> Any: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def query_params(self) -> QueryDict: ...
-    @property
-    def scheme(self) -> str | None: ...
-    @property
-    def resolver_match(self) -> Any: ...
-    def get_host(self) -> str: ...
-
-
-Vary = Callable[[Caller, Any], str]  # (request, view) -> the vary part of a key
 DepsOf = Callable[[APIView, Response], Iterable[Dep]]
-JSON = "application/json"
-# Every cached response is marked as varying on all that its key can vary on,
-# so that no HTTP cache downstream shares a staff or owner view either.
-VARY = "Accept, Authorization, Cookie"
+__all__ = ["CacheConfig", "Caller", "Vary", "cache_api_result", "CachedReadsMixin"]
 
 
 def vary_staff(request: Caller, view: Any) -> str:
@@ -56,51 +51,10 @@ def vary_staff(request: Caller, view: Any) -> str:
     return "staff" if request.user.is_staff else "public"
 
 
-def vary_host(request: Caller, view: Any) -> str:
-    """Vary on scheme and host (paginated lists embed absolute next/previous links)."""
-    return f"{request.scheme}://{request.get_host()}"
-
-
 def vary_user(request: Caller, view: Any) -> str:
     """Vary on the user (for responses that show a user's own data)."""
     user = request.user
     return f"u{user.pk}" if user.is_authenticated else "anon"
-
-
-def request_key(
-    request: Caller,
-    view: Any,
-    vary_on: Sequence[Vary],
-    query: frozenset[str] | None = None,
-) -> str:
-    """Return the cache key of a GET request as seen by this user.
-
-    With ``query`` given, other parameters (which the view ignores) are left out
-    so that they cannot multiply the entries.
-    """
-    pairs = [
-        (name, value)
-        for name, values in request.query_params.lists()
-        if name != "format" and (query is None or name in query)
-        for value in values
-    ]
-    vary = "-".join(v(request, view) for v in vary_on)
-    return keys.response_key(request.path, vary, keys.normalize_query(pairs))
-
-
-def pack(body: bytes, *, status: int = 200, content_type: str = JSON) -> bytes:
-    """Return the stored form of a response: a one-line header, then the body."""
-    return f"{status} {content_type}\n".encode() + body
-
-
-def unpack(payload: bytes) -> HttpResponse:
-    """Return the response stored by pack()."""
-    header, _, body = payload.partition(b"\n")
-    status, content_type = header.decode().split(" ", 1)
-    response = HttpResponse(body, status=int(status), content_type=content_type)
-    response["Content-Length"] = len(body)
-    response["Vary"] = VARY
-    return response
 
 
 def response_fill(
@@ -110,49 +64,38 @@ def response_fill(
     return keys.response_key(path, vary), Fill(pack(body), list(deps))
 
 
-def endpoint(request: Caller, view: Any) -> str:
-    """Return the name hits and misses of this view are counted under."""
-    match = request.resolver_match
-    return f"api:{match.url_name if match else type(view).__name__}"
-
-
-def _is_json(request: Request) -> bool:
-    renderer = getattr(request, "accepted_renderer", None)
-    return renderer is not None and renderer.format == "json"
-
-
-@dataclass(frozen=True)
-class CacheConfig:
-    vary_on: tuple[Vary, ...]
-    only: frozenset[str] | None
-
-
 def cache_api_result(
     *,
     ttl: int | Callable[[], int] | None = None,
     vary_on: Sequence[Vary] = (),
     deps: DepsOf | None = None,
-    query: Iterable[str] | None = None,
+    query: Sequence[Param] = (),
 ) -> Callable:
     """Cache the rendered result of a DRF view method for GET requests.
 
-    ``deps(view, response)`` names what the response shows; by default the view's
-    ``get_cache_dependencies(response)``. ``query`` lists the parameters the view
-    reads (default: all). ``X-Cache`` says HIT, MISS or BYPASS.
+    ``query`` declares the parameters the view reads, with their canonical
+    forms; others are dropped, and an invalid one is a 400 that is not cached.
+    ``deps(view, response)`` names what the response shows; by default the
+    view's ``get_cache_dependencies(response)``. ``X-Cache`` says HIT, MISS or
+    BYPASS.
     """
-    config = CacheConfig(
-        vary_on=tuple(vary_on), only=None if query is None else frozenset(query)
-    )
-    only = config.only
+    config = CacheConfig(vary_on=tuple(vary_on), params=tuple(query))
 
     def decorator(method: Callable[..., Response]) -> Callable[..., Any]:
         @wraps(method)
         def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any):
-            if request.method != "GET" or not _is_json(request):
+            if request.method not in ("GET", "HEAD") or not is_canonical(
+                request.accepted_renderer, request.accepted_media_type
+            ):
                 metrics.bypass(endpoint(request, view))
                 response = method(view, request, *args, **kwargs)
                 response["X-Cache"] = CacheStatus.BYPASS.value
                 return response
+            pairs, errors = canonical(config, request.query_params)
+            if errors:
+                raise ValidationError(errors)
+            # The view answers the canonical request: equal queries, equal bodies.
+            request._request.GET = canonical_querydict(pairs)  # type: ignore[assignment]
 
             def encode(response: Any) -> Fill | None:  # the view's Response
                 if response.status_code != 200 or getattr(response, "exception", False):
@@ -169,7 +112,7 @@ def cache_api_result(
                     list(depends),
                 )
 
-            key = request_key(request, view, vary_on, only)
+            key = request_key(request, view, config, pairs)
             outcome: store.Outcome[HttpResponse] = store.fetch(
                 key,
                 lambda: method(view, request, *args, **kwargs),
@@ -179,6 +122,7 @@ def cache_api_result(
                 usable=not is_dirty(),
                 group=endpoint(request, view),
                 lookup=fastpath.handed_on(request, key),
+                computing=lambda status: mark(request, status),
             )
             answer = outcome.value
             answer["X-Cache"] = outcome.status.value
@@ -193,7 +137,8 @@ def cache_api_result(
 
 class CachedReadsMixin:
     """A view whose reads use ``@cache_api_result``: dependencies taken from the
-    object fetched (details) or the model (lists)."""
+    object fetched (details) or the model (lists); every answer to a GET says
+    what the cache did (X-Cache), errors included."""
 
     fetched_object = None
 
@@ -207,3 +152,11 @@ class CachedReadsMixin:
         if self.fetched_object is not None:
             return dep.for_instance(self.fetched_object)
         return dep.for_models(self.get_queryset().model)  # type: ignore[attr-defined]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(  # type: ignore[misc]
+            request, response, *args, **kwargs
+        )
+        if request.method in ("GET", "HEAD") and not response.has_header("X-Cache"):
+            response["X-Cache"] = marked(request).value
+        return response

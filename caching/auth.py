@@ -19,9 +19,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 
+from caching import codec, keys, store
 from caching import deps as dep
-from caching import keys, store
 from caching.store import Fill
 
 
@@ -66,7 +67,7 @@ def _fetch(key: str, decode) -> Any:
         user_model = get_user_model()
         header = f"{user.pk}\n{int(user.is_staff)}\n{user.get_username()}\n"
         return Fill(
-            header.encode() + pickle.dumps(user, pickle.HIGHEST_PROTOCOL),
+            header.encode() + codec.dumps(user),
             [
                 dep.row(Token, key),
                 dep.all_rows(Token),
@@ -108,6 +109,8 @@ class CachedTokenAuthentication(TokenAuthentication):
     """DRF's token authentication without its query per request."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        if not (key.isascii() and key.isalnum()) or len(key) > 64:
+            raise AuthenticationFailed("Invalid token.")  # and no query with it
         user = token_user(key)
         if user is None:  # unknown or inactive: DRF's query and its errors
             return super().authenticate_credentials(key)

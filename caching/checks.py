@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from caching import memory
 
 
 @register()
@@ -36,3 +38,13 @@ def check_cache_settings(app_configs, **kwargs):
     if getattr(settings, "CACHE_TTL", 300) <= 0:
         problems.append(Warning("CACHE_TTL should be positive.", id="caching.W001"))
     return problems
+
+
+@register(Tags.caches, deploy=True)
+def check_redis_memory_policy(app_configs, **kwargs):
+    """With --deploy: Redis must evict entries only, never stamps."""
+
+    return [
+        Warning(f"Redis: {problem}.", id="caching.W002")
+        for problem in memory.problems()
+    ]

@@ -83,3 +83,9 @@ def compact_horizon() -> float:
     slow reads and for the time between two compactions."""
     default = default_ttl() * (1 + ttl_jitter()) + 2 * compact_every() + 60
     return float(getattr(settings, "CACHE_COMPACT_HORIZON", default))
+
+
+def secret_pk_models() -> frozenset[str]:
+    """Return the models whose primary key is a secret (API tokens): it reaches
+    Redis only as a digest, in keys and stamps alike."""
+    return frozenset(getattr(settings, "CACHE_SECRET_PK_MODELS", ("authtoken.token",)))

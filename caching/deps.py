@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from django.db import models
 
-from caching.keys import label
+from caching.keys import label, pk_part
 from caching.registry import dependencies_of_model
 from caching.store import Dep
 
@@ -37,7 +37,7 @@ ALL_ROWS = "*"
 
 def row(model: type[models.Model] | str, pk: object) -> Dep:
     """Return the dependency on one row."""
-    return (label(model), str(pk))
+    return (label(model), pk_part(model, pk))
 
 
 def table(model: type[models.Model] | str) -> Dep:

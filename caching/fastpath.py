@@ -1,15 +1,17 @@
 """
 Answer cache hits before the rest of the request stack runs.
 
-``ServeCachedHits`` is a middleware placed high in ``MIDDLEWARE``: on a GET to a
-view method decorated with ``@cache_api_result`` it works out, cheaply, who asks
-(anonymous, or a token looked up through the cache) and whether JSON is wanted,
-builds the same key the decorator would, and reads it. A hit is returned as
-stored: no session, CSRF or messages middleware, no DRF Request, authentication
-classes, permission checks, content negotiation, queryset, serializer or
-renderer. Anything unusual (a session cookie, another format, a token the cache
-does not know) goes the normal way, as does every miss; the miss's lookup (asof
-and lease) is handed on to the decorator so the read is not repeated.
+``ServeCachedHits`` is a middleware placed high in ``MIDDLEWARE``: on a GET or
+HEAD to a view method decorated with ``@cache_api_result`` it works out,
+cheaply, who asks (anonymous, or a token looked up through the cache), whether
+DRF's content negotiation would pick the canonical JSON rendering and what the
+canonical query is, builds the same key the decorator would, and reads it. A
+hit is returned as stored: no session, CSRF or messages middleware, no DRF
+Request, authentication classes, permission checks, content negotiation,
+queryset, serializer or renderer. Anything unusual (a session cookie, another
+format or media type, an invalid parameter, a token the cache does not know)
+goes the normal way, as does every miss; the miss's lookup (asof and lease) is
+handed on to the decorator so the read is not repeated.
 
 Safe because it only serves what the normal path stored under the same key, and
 the key carries everything the response varies on.
@@ -32,6 +34,13 @@ from caching import auth, conf, store
 from caching.auth import ANONYMOUS, Identity
 from caching.client import CacheUnavailable
 from caching.invalidation import is_dirty
+from caching.responses import (
+    canonical,
+    endpoint,
+    negotiates_canonical,
+    request_key,
+    unpack,
+)
 from caching.store import CacheStatus
 
 LOOKUP_ATTR = "_cache_lookup"
@@ -43,15 +52,10 @@ class LightRequest:
     def __init__(
         self, request: HttpRequest, user: Identity, match: ResolverMatch
     ) -> None:
-        self._request = request
         self.user = user
         self.path = request.path
         self.query_params = request.GET
         self.resolver_match = match
-        self.scheme = request.scheme
-
-    def get_host(self) -> str:
-        return self._request.get_host()
 
 
 def identify(request: HttpRequest) -> Identity | None:
@@ -59,7 +63,7 @@ def identify(request: HttpRequest) -> Identity | None:
     header = request.META.get("HTTP_AUTHORIZATION")
     if header:
         kind, _, key = header.partition(" ")
-        if kind.lower() != "token" or not key or " " in key:
+        if kind.lower() != "token" or not (key.isascii() and key.isalnum()):
             return None
         return auth.token_identity(key)
     if settings.SESSION_COOKIE_NAME in request.COOKIES:
@@ -67,13 +71,13 @@ def identify(request: HttpRequest) -> Identity | None:
     return ANONYMOUS
 
 
-def wants_json(request: HttpRequest) -> bool:
-    """Return whether DRF would render JSON (else: the normal way)."""
-    fmt = request.GET.get("format")
-    if fmt is not None and fmt != "json":
-        return False
-    accept = request.META.get("HTTP_ACCEPT", "*/*")
-    return "text/html" not in accept
+def wants_canonical_json(request: HttpRequest, route: Route) -> bool:
+    """Return whether DRF would render the stored form (else: the normal way)."""
+    return negotiates_canonical(
+        route.renderers,
+        request.META.get("HTTP_ACCEPT", "*/*"),
+        request.GET.get("format"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +85,10 @@ class Route:
     """A resolved GET route whose handler caches its responses."""
 
     match: ResolverMatch
-    config: Any  # caching.api.CacheConfig
+    config: Any  # caching.responses.CacheConfig
     make_view: Callable[[], Any]
     allow: str  # the Allow header DRF would send
+    renderers: tuple[type, ...]  # the view's renderer classes
 
 
 @lru_cache(maxsize=2048)
@@ -114,7 +119,13 @@ def cached_route(urlconf: str | None, path: str) -> Route | None:
         setattr(view, method, getattr(view, name))
     if not hasattr(view, "head"):  # as View.setup() does
         view.head = view.get
-    return Route(match, config, make_view, ", ".join(view.allowed_methods))
+    return Route(
+        match,
+        config,
+        make_view,
+        ", ".join(view.allowed_methods),
+        tuple(view.renderer_classes),
+    )
 
 
 @receiver(setting_changed)
@@ -125,21 +136,22 @@ def _forget_routes(*, setting: str, **kwargs: Any) -> None:
 
 def serve_hit(request: HttpRequest) -> HttpResponse | None:
     """Return the cached response of this GET, or None to go the normal way."""
-    from caching.api import endpoint, request_key, unpack
-
     if not conf.enabled():
         return None
     route = cached_route(get_urlconf(), request.path_info)
-    if route is None or not wants_json(request) or is_dirty():
+    if route is None or is_dirty() or not wants_canonical_json(request, route):
         return None
     request.get_host()  # a disallowed host gets its 400, as on the normal path
+    pairs, errors = canonical(route.config, request.GET)
+    if errors:
+        return None  # the view answers its 400
     try:
         identity = identify(request)
         if identity is None:
             return None
         light = LightRequest(request, identity, route.match)
         view = route.make_view()
-        key = request_key(light, view, route.config.vary_on, route.config.only)
+        key = request_key(light, view, route.config, pairs)
         lookup = store.read(key, group=endpoint(light, view))
     except CacheUnavailable:
         return None
@@ -170,7 +182,7 @@ class ServeCachedHits:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             response = serve_hit(request)
             if response is not None:
                 return response

@@ -10,10 +10,11 @@ Every Redis key this app writes, built here and only here.
     {prefix}:o:{app.model}:{pk}     one object (get_cached)
     {prefix}:q:{app.model}:{hash}   one evaluated queryset (cached())
     {prefix}:r:{path}:{vary}:{qs}   one rendered API response
-    {prefix}:t:{token}              an API token's user (caching.auth)
+    {prefix}:t:{digest of token}    an API token's user (caching.auth)
     {prefix}:x:{name}               API results of upstreams (exchange rates)
     {key}:lease                     the fill lease of an entry
     {prefix}:job:{name}             lock of a periodic job (compaction)
+    {prefix}:l:{scope}:{id}:{window} a rate limit counter (project.throttling)
     {prefix}:stats                  hash of counters: hit:/miss:/conflict:{group},
                                     inval:{app.model}
     {prefix}:recent                 the last 50 invalidations (admin page)
@@ -145,8 +146,17 @@ def is_control(key: str) -> bool:
     return False
 
 
+def pk_part(model: type[models.Model] | str, pk: object) -> str:
+    """Return how a primary key appears in keys and stamps: as itself, or as a
+    digest for models whose primary key is a secret (API tokens)."""
+    text = str(pk)
+    if label(model) in conf.secret_pk_models():
+        return "h" + digest(text)
+    return text
+
+
 def object_key(model: type[models.Model], pk: object) -> str:
-    return _entry(f"o:{label(model)}:{bounded(str(pk))}")
+    return _entry(f"o:{label(model)}:{bounded(pk_part(model, pk))}")
 
 
 def query_key(model: type[models.Model], sql: str, params: Iterable[object]) -> str:
@@ -164,11 +174,17 @@ def response_key(path: str, vary: str = "", query: str = "") -> str:
 
 
 def token_key(token: str) -> str:
-    return _entry(f"t:{bounded(token)}")
+    """Return the key of an API token's entry: named by a digest, never the token."""
+    return _entry(f"t:{digest(token)}")
 
 
 def upstream_key(name: str) -> str:
     return _entry(f"x:{bounded(name)}")
+
+
+def throttle_key(scope: str, ident: str, window: int) -> str:
+    """Return the key of a rate counter: one per scope, caller and time window."""
+    return _entry(f"l:{bounded(scope)}:{digest(ident)}:{window}")
 
 
 def job_key(name: str) -> str:

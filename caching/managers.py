@@ -24,8 +24,8 @@ from typing import Any, Generic, TypeVar
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 
+from caching import codec, keys, store, writethrough
 from caching import deps as dep
-from caching import keys, store, writethrough
 from caching.invalidation import is_dirty
 from caching.registry import dependencies_of_model, track
 from caching.store import CacheStatus, Fill
@@ -34,7 +34,7 @@ M = TypeVar("M", bound=models.Model)
 
 
 def _dumps(value: object) -> bytes:
-    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return codec.dumps(value)
 
 
 class CachedQuerySet(models.QuerySet, Generic[M]):

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.test import Client
 
-from caching import client, keys, store, writethrough
+from caching import client, codec, keys, memory, store, writethrough
 from caching.client import run
 from caching.invalidation import invalidate
 from caching.metrics import read_counters
@@ -164,7 +164,7 @@ def stats() -> dict:
         total = figures["hits"] + figures["misses"]
         figures["hit_ratio"] = round(figures["hits"] / total, 4) if total else None
     all_keys = list(_scan(keys.pattern()))
-    memory = 0
+    used = 0
     for start in range(0, len(all_keys), 500):
         part = all_keys[start : start + 500]
 
@@ -174,7 +174,7 @@ def stats() -> dict:
                 pipe.memory_usage(key)
             return pipe.execute()
 
-        memory += sum(n or 0 for n in run(usage))
+        used += sum(n or 0 for n in run(usage))
     hits = sum(g["hits"] for g in groups.values())
     misses = sum(g["misses"] for g in groups.values())
     return {
@@ -184,10 +184,11 @@ def stats() -> dict:
         "groups": dict(sorted(groups.items())),
         "invalidations": dict(sorted(invalidations.items())),
         "keys": len(all_keys),
-        "memory_bytes": memory,
+        "memory_bytes": used,
         "redis": {
             "topology": client.topology(),
             "shards": len(keys.roots()),
+            "warnings": memory.problems(),
         },
     }
 
@@ -217,19 +218,24 @@ class Verification:
     stale: list[StaleEntry] = field(default_factory=list)
 
 
-def _servable(raw: bytes, floor: int, stamps: Callable[[str], dict]) -> bytes | None:
-    """Return the payload of raw if the read script would serve it, else None."""
+def _servable(
+    key: str, raw: bytes, floor: int, stamps: Callable[[str], dict]
+) -> bytes | None:
+    """Return the body of raw if the read script would serve it, else None."""
     head, _, rest = raw.partition(b"\n")
     wire, _, payload = rest.partition(b"\n")
     asof = int(head)
     if asof < floor:
+        return None
+    body = codec.unseal(key, head.decode(), wire, payload)
+    if body is None:
         return None
     for item in filter(None, wire.decode().split(";")):
         label, _, fld = item.partition("|")
         stamp = stamps(label).get(fld.encode())
         if stamp is not None and int(stamp) > asof:
             return None
-    return payload
+    return body
 
 
 def _row(instance: models.Model) -> dict:
@@ -306,7 +312,7 @@ def verify(
                 if raw is None:
                     continue
                 shard = keys.shard_of(key)
-                payload = _servable(raw, floors[shard], stamps_of(shard))
+                payload = _servable(key, raw, floors[shard], stamps_of(shard))
                 if payload is None:
                     continue
                 result.checked += 1

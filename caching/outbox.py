@@ -80,10 +80,11 @@ def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
 
     False when the database cannot tell (no table yet, no database access here).
     """
-    ops = connections[using].ops
-    cutoff = ops.adapt_datetimefield_value(timezone.now() - ABANDONED_AFTER)
+    conn = connections[using]
+    opened = conn.connection is None  # e.g. a redis-py worker thread's check
+    cutoff = conn.ops.adapt_datetimefield_value(timezone.now() - ABANDONED_AFTER)
     try:
-        with connections[using].cursor() as cursor:
+        with conn.cursor() as cursor:
             cursor.execute(
                 f"SELECT 1 FROM {_table(using)} "
                 "WHERE stranded = %s OR created_at < %s LIMIT 1",
@@ -93,6 +94,9 @@ def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
     except Exception:  # noqa: BLE001  (DatabaseError, or a test's DB blocker)
         logger.debug("outbox unreadable", exc_info=True)
         return False
+    finally:
+        if opened and not conn.in_atomic_block:
+            conn.close()  # not this thread's to keep
 
 
 def drain(redis: Redis, *, using: str = DEFAULT_DB_ALIAS) -> int:

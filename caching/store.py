@@ -32,7 +32,7 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import AskError, NoScriptError, TryAgainError
 
-from caching import client, conf, keys, metrics
+from caching import client, codec, conf, keys, metrics
 
 logger = logging.getLogger("caching")
 T = TypeVar("T")
@@ -64,8 +64,9 @@ end
 """
 
 # KEYS: entry, lease, clock, stats, floor. ARGV: version prefix, lease token,
-# lease ms, stats group ('' = do not count). Returns {1, payload, entry's asof}
-# on a hit, else {0, asof, is_leader}. Counting here keeps a hit at one round
+# lease ms, stats group ('' = do not count). Returns {1, payload, entry's asof,
+# its deps} on a hit (asof and deps as stored: the payload's seal covers them),
+# else {0, asof, is_leader}. Counting here keeps a hit at one round
 # trip. The floor is set after a failover (caching.fence): entries filled before
 # it are dead.
 READ = (
@@ -79,7 +80,8 @@ if raw then
   if asof >= tonumber(redis.call('GET', KEYS[5]) or 0)
      and deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
     if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
-    return {1, string.sub(raw, nl2 + 1), asof}
+    return {1, string.sub(raw, nl2 + 1), string.sub(raw, 1, nl1 - 1),
+            string.sub(raw, nl1 + 1, nl2 - 1)}
   end
 end
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'miss:' .. ARGV[4], 1) end
@@ -288,7 +290,13 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
 
     reply = client.run(op)
     if reply[0] == 1:
-        return Lookup(hit=True, payload=reply[1], asof=int(reply[2]))
+        body = codec.unseal(key, reply[2].decode(), reply[3], reply[1])
+        if body is not None:
+            return Lookup(hit=True, payload=body, asof=int(reply[2]))
+        # Not written by this app (or edited since): never served, never loaded.
+        logger.warning("cache entry with a bad seal, dropped: %s", key)
+        client.run(lambda redis: redis.delete(key))
+        return read(key, lease=lease, group="")
     return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
 
 
@@ -297,13 +305,14 @@ def fill_args(
 ):
     """Return (keys, args) of the FILL script (for pipelines too)."""
     shard = keys.shard_of(key)
+    wire = encode_deps(value.deps)
     return (
         [key, keys.lease_key(key), keys.stats_key(shard), keys.floor_key(shard)],
         [
             keys.version_prefix(shard),
             asof,
-            encode_deps(value.deps),
-            value.payload,
+            wire,
+            codec.seal(key, asof, wire, value.payload),
             jittered(ttl),
             token,
             group,
@@ -516,6 +525,7 @@ def fill_written(
     calls: list[ScriptCall] = []
     for key, value in entries:
         shard = keys.shard_of(key)
+        wire = encode_deps(value.deps)
         calls.append(
             (
                 FILL_WRITTEN,
@@ -524,8 +534,8 @@ def fill_written(
                     keys.version_prefix(shard),
                     base,
                     own,
-                    encode_deps(value.deps),
-                    value.payload,
+                    wire,
+                    codec.seal(key, own, wire, value.payload),
                     jittered(ttl),
                 ],
             )  # fmt: skip
@@ -571,15 +581,19 @@ def fetch(
     usable: bool = True,
     group: str = "",
     lookup: Lookup | None = None,
+    computing: Callable[[CacheStatus], object] = lambda status: None,
 ) -> Outcome[T]:
     """Return the cached value of key, computing and filling it on a miss.
 
     One caller per missing key computes (the lease holder); the others wait a
     bounded time for its fill, then compute themselves rather than fail.
-    ``lookup`` is a read of key already made for this request.
+    ``lookup`` is a read of key already made for this request. ``computing``
+    is told, before compute runs, whether this is a MISS or a BYPASS (compute
+    may raise: a 404 still says what the cache did).
     """
     if not usable or not conf.enabled():
         metrics.bypass(group)
+        computing(CacheStatus.BYPASS)
         return Outcome(compute(), CacheStatus.BYPASS)
     try:
         if lookup is None:  # else: read already (caching.fastpath)
@@ -588,11 +602,13 @@ def fetch(
             lookup = _wait_for_leader(key)
     except client.CacheUnavailable:
         metrics.bypass(group)
+        computing(CacheStatus.BYPASS)
         return Outcome(compute(), CacheStatus.BYPASS)
     if lookup.hit:
         logger.debug("cache event=hit key=%s group=%s", key, group)
         return Outcome(decode(lookup.payload), CacheStatus.HIT, lookup.asof)
 
+    computing(CacheStatus.MISS)
     try:
         value = compute()
     except BaseException:

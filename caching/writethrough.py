@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import copy
 import logging
-import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import models, transaction
 
+from caching import codec, invalidation, keys, store
 from caching import deps as dep
-from caching import invalidation, keys, store
 from caching.client import CacheUnavailable
 from caching.store import Fill
 
@@ -119,7 +118,7 @@ def entries_for(instance: models.Model) -> list[tuple[str, Fill]]:
         (
             keys.object_key(model, instance.pk),
             Fill(
-                pickle.dumps(instance, pickle.HIGHEST_PROTOCOL),
+                codec.dumps(instance),
                 dep.for_instance(instance),
             ),
         )

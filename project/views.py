@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 
+from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpResponse
@@ -15,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from caching import client as cache_client
+from project.exceptions import bad_request as api_bad_request
 from project.exceptions import not_found as api_not_found
 
 
@@ -42,8 +46,27 @@ class HealthView(APIView):
         return Response({"database": database, "cache": cache}, status=status)
 
 
+def metrics_allowed(request) -> bool:
+    """Return whether request may read /metrics: a bearer token when one is set,
+    or an address in METRICS_ALLOW (localhost by default)."""
+    token = settings.METRICS_TOKEN
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(allowed, strict=False)
+        for allowed in settings.METRICS_ALLOW
+    )
+
+
 def metrics(request):
     """Prometheus metrics: requests (django-prometheus) and the cache."""
+    if not metrics_allowed(request):
+        return HttpResponse("Forbidden.\n", status=403, content_type="text/plain")
     from prometheus_client import (
         CONTENT_TYPE_LATEST,
         REGISTRY,
@@ -78,3 +101,9 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return api_not_found(request, exception)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        return api_bad_request(request, exception)
+    return defaults.bad_request(request, exception)

@@ -96,3 +96,11 @@ def product(db, category, tag):
     return ProductFactory(
         sku="BOOK-1", name="Dune", price="12.50", stock=3, category=category, tags=[tag]
     )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the embedded Redis this test session started (make test leaves
+    nothing running), whatever clients are still connected to it."""
+    from caching import embedded
+
+    embedded.stop(force=True)

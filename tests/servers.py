@@ -21,9 +21,16 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, executable: str, directory: Path, port: int | None = None):
+    def __init__(
+        self,
+        executable: str,
+        directory: Path,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+    ):
         self.executable = executable
         self.directory = directory
+        self.args = args
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         self.start()
@@ -35,7 +42,8 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [self.executable, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
+             "--save", "", "--appendonly", "no", "--dir", str(self.directory),
+             *self.args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -21,7 +21,17 @@ class TagSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug"]
 
 
-class CategoryField(serializers.SlugRelatedField):
+class SlugField(serializers.SlugRelatedField):
+    """DRF's SlugRelatedField, refusing what no slug can be before querying (a
+    NUL byte would fail inside PostgreSQL)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "\x00" in data or len(data) > 220:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CategoryField(SlugField):
     """Written as the category's slug, read as {"id", "name", "slug"}."""
 
     def to_representation(self, value: Category) -> dict:
@@ -30,7 +40,7 @@ class CategoryField(serializers.SlugRelatedField):
 
 class ProductSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     category = CategoryField(slug_field="slug", queryset=Category.objects.all())
-    tags = serializers.SlugRelatedField(
+    tags = SlugField(
         many=True, slug_field="slug", queryset=Tag.objects.all(), required=False
     )
     slug = serializers.SlugField(max_length=220, required=False)

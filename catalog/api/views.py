@@ -15,7 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from caching import deps as dep
-from caching.api import CachedReadsMixin, cache_api_result, vary_host, vary_staff
+from caching import params
+from caching.api import CachedReadsMixin, cache_api_result, vary_staff
+from caching.params import Param
 from catalog import rates, selectors, services
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import (
@@ -27,10 +29,24 @@ from catalog.api.serializers import (
 )
 from catalog.models import Category, Product, Tag
 
-PAGE_PARAMS = frozenset({"page", "page_size"})
-LIST_PARAMS = frozenset(
-    {"page", "page_size", "category", "tag", "min_price", "max_price", "in_stock",
-     "search", "ordering"}
+CENT = Decimal("0.01")
+PAGE_PARAMS = (
+    Param("page", params.integer(default=1, words=("last",))),
+    Param("page_size", params.integer(cap=100, default=20)),
+)
+MAX_PRICE = Decimal("99999999.99")  # Product.price: 10 digits, 2 places
+LIST_PARAMS = (
+    *PAGE_PARAMS,
+    Param("category", params.text(max_length=100)),
+    Param("tag", params.text(max_length=50)),
+    Param("min_price", params.decimal(
+        places=2, low=Decimal(0), high=MAX_PRICE + CENT, round_up=True)),
+    Param("max_price", params.decimal(
+        places=2, low=-CENT, high=MAX_PRICE, round_up=False)),
+    Param("in_stock", params.choice("true", "false")),
+    Param("search", params.text()),
+    Param("ordering", params.ordering(
+        "id", "price", "name", "created_at", default="id")),
 )  # fmt: skip
 
 
@@ -54,12 +70,13 @@ class CategoryViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     serializer_class = CategorySerializer
     permission_classes = [IsStaffOrReadOnly]
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"  # a slug: anything else is a 404
 
-    @cache_api_result(vary_on=(vary_host,), query=PAGE_PARAMS)
+    @cache_api_result(query=PAGE_PARAMS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @cache_api_result(query=())
+    @cache_api_result()
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 
@@ -73,6 +90,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     serializer_class = ProductSerializer
     permission_classes = [IsStaffOrReadOnly]
     filterset_class = ProductFilter
+    lookup_value_regex = r"[0-9]+"  # an id: anything else is a 404
     read_asof: int | None = None  # of the product a write read (get_object)
 
     def get_queryset(self):
@@ -83,9 +101,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_object(self):
-        pk = self.kwargs.get("pk", "")
-        if not str(pk).isdigit():
-            raise NotFound({"id": [f"'{pk}' is not a product id (a whole number)."]})
+        pk = self.kwargs["pk"]  # ASCII digits: lookup_value_regex
         if self.action not in {"update", "partial_update"}:
             return super().get_object()
         # A write reads the row it changes through the object cache and writes
@@ -102,11 +118,11 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         self.fetched_object = product
         return product
 
-    @cache_api_result(vary_on=(vary_host, vary_staff), query=LIST_PARAMS)
+    @cache_api_result(vary_on=(vary_staff,), query=LIST_PARAMS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @cache_api_result(vary_on=(vary_staff,), query=())
+    @cache_api_result(vary_on=(vary_staff,))
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 
@@ -131,7 +147,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], filterset_class=None)
     @cache_api_result(
         vary_on=(vary_staff,),
-        query=("currency",),
+        query=(Param("currency", params.code(length=3)),),
         deps=lambda view, response: [
             *dep.for_instance(view.fetched_object),
             rates.RATES_DEP,
@@ -139,8 +155,8 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     )
     def price(self, request, pk=None):
         """Return the product's price converted with the upstream's rates."""
-        currency = request.query_params.get("currency", "").strip().upper()
-        if len(currency) != 3 or not currency.isalpha():
+        currency = request.query_params.get("currency", "")  # canonical: "USD"
+        if not currency:
             raise ValidationError(
                 {"currency": ["A three-letter currency code is required."]}
             )
@@ -167,14 +183,12 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         )
 
 
-class CatalogStatsView(APIView):
+class CatalogStatsView(CachedReadsMixin, APIView):
     """Product counts and per-category price figures; the same for everyone."""
 
     permission_classes = [AllowAny]
 
     @extend_schema(responses=CatalogStatsSerializer)
-    @cache_api_result(
-        query=(), deps=lambda view, response: dep.for_models(Product, Category)
-    )
+    @cache_api_result(deps=lambda view, response: dep.for_models(Product, Category))
     def get(self, request):
         return Response(selectors.catalog_stats())

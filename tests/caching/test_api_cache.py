@@ -297,10 +297,16 @@ def test_private_profile_cached_for_owner_is_not_served_to_others(
     assert other_client.get("/api/profiles/alice/").status_code == 404
 
 
-def test_list_links_follow_the_host_asked(api_client, product, settings):
-    settings.ALLOWED_HOSTS = ["shop.example", "other.example"]
+def test_list_links_come_from_public_url_whatever_the_host(
+    api_client, product, settings
+):
+    """Links never follow the Host header: one entry serves every allowed host
+    and port (CONTRACT 4.12), and equal queries get equal links."""
+    settings.ALLOWED_HOSTS = ["shop.example", "127.0.0.1"]
+    settings.PUBLIC_URL = "https://shop.example"
     ProductFactory.create_batch(3, category=product.category)
     one = api_client.get("/api/products/?page_size=2", HTTP_HOST="shop.example")
-    two = api_client.get("/api/products/?page_size=2", HTTP_HOST="other.example")
-    assert one.json()["next"].startswith("http://shop.example/")
-    assert two.json()["next"].startswith("http://other.example/")
+    two = api_client.get("/api/products/?page_size=2", HTTP_HOST="127.0.0.1:9999")
+    assert one.json()["next"] == "https://shop.example/api/products/?page=2&page_size=2"
+    assert (one["X-Cache"], two["X-Cache"]) == ("MISS", "HIT")
+    assert two.content == one.content

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from caching import client as cache_client
-from caching import keys
+from caching import codec, keys
 from catalog.models import Product
 from tests.factories import ProductFactory
 
@@ -102,12 +102,20 @@ def cached_detail(api_client, product, redis) -> tuple[str, str, bytes]:
     return url, key, redis.get(key)
 
 
+def resealed(key: str, raw: bytes, old: bytes, new: bytes) -> bytes:
+    """Return raw with old replaced by new in its body, sealed again: a stale
+    entry as a bug of the app itself would write it."""
+    asof, wire, payload = raw.split(b"\n", 2)
+    body = payload[codec.TAG :].replace(old, new)
+    return b"\n".join([asof, wire, codec.seal(key, asof.decode(), wire.decode(), body)])
+
+
 def test_cache_verify_reports_a_stale_entry_planted_in_redis(
     api_client, product, redis
 ):
     url, key, raw = cached_detail(api_client, product, redis)
     assert b'"price":"12.50"' in raw
-    redis.set(key, raw.replace(b'"price":"12.50"', b'"price":"1.00"'))
+    redis.set(key, resealed(key, raw, b'"price":"12.50"', b'"price":"1.00"'))
     assert api_client.get(url).json()["price"] == "1.00"  # it would be served
     with pytest.raises(SystemExit) as exit_info:
         command("cache_verify", "--model", "catalog.Product")

@@ -176,7 +176,7 @@ def test_duplicate_sku_is_400(staff_client, product):
         ({"in_stock": "maybe"}, 400, "in_stock"),
         ({"ordering": "password"}, 400, "ordering"),
         ({"ordering": "-sku"}, 400, "ordering"),
-        ({"page": "abc"}, 404, "page"),
+        ({"page": "abc"}, 400, "page"),
         ({"page": "99"}, 404, "page"),
         ({"page_size": "abc"}, 400, "page_size"),
         ({"page_size": "0"}, 400, "page_size"),

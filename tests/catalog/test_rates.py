@@ -6,6 +6,7 @@ server that serves ECB-format XML, counts requests and can be made to fail.
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -26,12 +27,14 @@ class Upstream:
     def __init__(self) -> None:
         self.requests = 0
         self.failing = False
+        self.delay = 0.0
         self.date, self.usd = "2026-11-25", "1.1000"
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 upstream.requests += 1
+                time.sleep(upstream.delay)
                 if upstream.failing:
                     self.send_error(502)
                     return
@@ -144,3 +147,27 @@ def test_price_response_is_cached_and_follows_the_product(
         f"/api/products/{product.pk}/", {"price": "20.00"}, format="json"
     )
     assert price(api_client, product).json()["price"] == "22.00"
+
+
+def test_a_burst_of_first_requests_fetches_the_upstream_once(upstream):
+    """No rates cached yet: one request fetches, the others wait for it."""
+    from django.db import connections
+
+    from catalog import rates
+
+    upstream.delay = 0.3
+    results = []
+
+    def ask() -> None:
+        try:
+            results.append(rates.get_rates().rates["USD"])
+        finally:
+            connections.close_all()  # this thread's (outbox checks)
+
+    threads = [threading.Thread(target=ask) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert upstream.requests == 1
+    assert [str(rate) for rate in results] == ["1.1000"] * 10

@@ -89,7 +89,7 @@ def assert_stale_entry_survived(node, entry: str) -> None:
     def stamps(label: str) -> dict:
         return node.client().hgetall(keys.version_key(label, shard))
 
-    assert operations._servable(raw, 0, stamps) is not None
+    assert operations._servable(entry, raw, 0, stamps) is not None
 
 
 def test_sentinel_failover_loses_a_stamp_and_serves_nothing_stale(

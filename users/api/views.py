@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from rest_framework import mixins, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from caching.api import CachedReadsMixin, cache_api_result, vary_host, vary_user
+from caching import params
+from caching.api import CachedReadsMixin, cache_api_result, vary_user
+from caching.params import Param
+from project.throttling import LoginFailures
 from users import selectors, services
 from users.api.serializers import ProfileSerializer
 from users.models import Profile
 
-PAGE_PARAMS = ("page", "page_size")
+PAGE_PARAMS = (
+    Param("page", params.integer(default=1, words=("last",))),
+    Param("page_size", params.integer(cap=100, default=20)),
+)
 
 
 def vary_profile_list(request, view) -> str:
@@ -50,11 +61,11 @@ class ProfileViewSet(
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "viewer": self.request.user}
 
-    @cache_api_result(vary_on=(vary_host, vary_profile_list), query=PAGE_PARAMS)
+    @cache_api_result(vary_on=(vary_profile_list,), query=PAGE_PARAMS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @cache_api_result(vary_on=(vary_profile_viewer,), query=())
+    @cache_api_result(vary_on=(vary_profile_viewer,))
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 
@@ -71,7 +82,7 @@ class ProfileViewSet(
         services.profile_update(serializer=serializer)
         return self._me_response(serializer.instance)
 
-    @cache_api_result(vary_on=(vary_user,), query=())
+    @cache_api_result(vary_on=(vary_user,))
     def _me_read(self, request):
         self.fetched_object = selectors.profiles_visible_to(request.user).get(
             user=request.user
@@ -82,3 +93,20 @@ class ProfileViewSet(
         from rest_framework.response import Response
 
         return Response(self.get_serializer(profile).data)
+
+
+class TokenLoginView(ObtainAuthToken):
+    """POST ``username`` and ``password``, get ``{"token": ...}``. Failed
+    attempts are counted per address and username: past LOGIN_RATE, a 429 with
+    Retry-After until the window ends, even for the right password."""
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    throttle_classes = [LoginFailures]
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            LoginFailures().failed(request)
+            raise ValidationError(serializer.errors)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})

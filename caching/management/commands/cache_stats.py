@@ -27,6 +27,8 @@ class Command(BaseCommand):
         out = self.stdout.write
         redis = stats["redis"]
         out(f"redis: {redis['topology']}, {redis['shards']} key shard(s)")
+        for warning in redis["warnings"]:
+            self.stderr.write(self.style.WARNING(f"WARNING: Redis {warning}."))
         out(f"keys: {stats['keys']}   memory: {stats['memory_bytes'] / 1024:.1f} KiB")
         out(
             f"all: {stats['hits']} hits, {stats['misses']} misses, "
