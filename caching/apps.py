@@ -23,10 +23,10 @@ class CachingConfig(AppConfig):
 
             track(Token)  # the fast hit path caches token -> user
             own_entries(Token, _token_keys)
-        if outbox.drain not in client.breaker.recovery_hooks:
-            client.breaker.recovery_hooks.append(outbox.drain)
-        if outbox.pending not in client.breaker.pending_checks:
-            client.breaker.pending_checks.append(outbox.pending)
+        if outbox.drain not in client.recovery_hooks:
+            client.recovery_hooks.append(outbox.drain)
+        if outbox.apply_on_connection not in client.connection_hooks:
+            client.connection_hooks.append(outbox.apply_on_connection)
         if getattr(settings, "EMBEDDED_REDIS", False):
             from caching import embedded
 

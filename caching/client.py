@@ -1,10 +1,15 @@
 """
-The Redis connection, behind a circuit breaker.
+The Redis connection, behind circuit breakers.
 
 django-redis owns the connection pool (and its short socket timeouts); this
 module adds what it lacks: after one failure Redis is not called again for a
 cooldown, so an outage costs each request nothing, and the state changes are
 logged once per transition rather than once per request.
+
+There is one breaker per key shard (caching.keys): on a Redis Cluster a dead
+primary opens the breakers of the shards it held, and the shards on the healthy
+primaries keep answering. With one Redis (or Sentinel) there is one shard, so
+one breaker.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django_redis import get_redis_connection
 from redis import Redis
@@ -21,7 +26,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 from redis.sentinel import SentinelConnectionPool
 
-from caching import conf, metrics
+from caching import conf, keys, metrics
 
 logger = logging.getLogger("caching")
 T = TypeVar("T")
@@ -31,12 +36,14 @@ class CacheUnavailable(Exception):
     """Redis could not be used; the caller answers from the database."""
 
 
-class PendingInvalidations(Exception):  # noqa: N818  (not a failure)
-    """A new connection found invalidations Redis lacks: apply them first.
+class ShardsUnavailable(RedisError):
+    """Part of a multi-shard operation failed: these shards were not reached
+    (the others were: a dead cluster node costs only its own shards)."""
 
-    Deliberately not a RedisError: redis-py must not retry it or treat the
-    server as down; ``run`` applies the outbox and runs the operation again.
-    """
+    def __init__(self, shards: Iterable[int], cause: BaseException) -> None:
+        self.shards = sorted(set(shards))
+        self.cause = cause
+        super().__init__(f"shards {self.shards}: {type(cause).__name__}: {cause}")
 
 
 class _Draining(threading.local):
@@ -44,21 +51,23 @@ class _Draining(threading.local):
 
 
 _draining = _Draining()
+# Run with the connection before a shard's first call after an outage is
+# answered: the outbox drain, so no entry made stale meanwhile is served.
+# Called as hook(redis, shards): the shards coming back.
+recovery_hooks: list[Callable[[Redis, list[int]], object]] = []
+# Called with every new raw connection and the shards its server holds, before
+# its first command: the outbox applies what Redis lacks (caching.outbox).
+connection_hooks: list[Callable[[Any, list[int]], object]] = []
 
 
 class CircuitBreaker:
     """Closed: call Redis. Open: fail fast until the cooldown ends, then probe."""
 
-    def __init__(self) -> None:
+    def __init__(self, shard: int = 0) -> None:
+        self.shard = shard
         self._lock = threading.Lock()
         self.open_until = 0.0
         self.is_open = False
-        # Run with the connection before the first call after an outage is
-        # answered: the outbox drain, so no entry made stale meanwhile is served.
-        self.recovery_hooks: list[Callable[[Redis], object]] = []
-        # Asked by every new connection before its first command: does Redis
-        # lack invalidations (the outbox has stranded rows)?
-        self.pending_checks: list[Callable[[], bool]] = []
 
     def allow(self) -> bool:
         if not self.is_open:
@@ -76,21 +85,19 @@ class CircuitBreaker:
             self.open_until = time.monotonic() + conf.breaker_cooldown()
             if not self.is_open:
                 self.is_open = True
-                metrics.breaker_state(True)
+                metrics.breaker_state(any_open())
                 logger.warning(
-                    "cache unavailable, reading from the database: %s: %s",
+                    "cache unavailable%s, reading from the database: %s: %s",
+                    _which(self.shard),
                     type(exc).__name__,
                     exc,
                 )
 
     def recover(self, redis: Redis) -> None:
         """Run the recovery hooks; the breaker closes only if they succeed."""
-        _draining.active = True  # the hooks' own new connections need no check
-        try:
-            for hook in self.recovery_hooks:
-                hook(redis)
-        finally:
-            _draining.active = False
+        with draining():
+            for hook in recovery_hooks:
+                hook(redis, [self.shard])
 
     def success(self) -> None:
         if not self.is_open:
@@ -99,8 +106,8 @@ class CircuitBreaker:
             if not self.is_open:
                 return
             self.is_open = False
-        metrics.breaker_state(False)
-        logger.warning("cache available again")
+        metrics.breaker_state(any_open())
+        logger.warning("cache available again%s", _which(self.shard))
 
     def reset(self) -> None:
         with self._lock:
@@ -108,7 +115,90 @@ class CircuitBreaker:
             self.open_until = 0.0
 
 
-breaker = CircuitBreaker()
+def _which(shard: int) -> str:
+    return f" (shard {shard})" if len(keys.roots()) > 1 else ""
+
+
+class _Breakers:
+    """One breaker per shard, made on first use (the shard count is a setting)."""
+
+    def __init__(self) -> None:
+        self._by_shard: dict[int, CircuitBreaker] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, shard: int) -> CircuitBreaker:
+        found = self._by_shard.get(shard)
+        if found is None:
+            with self._lock:
+                found = self._by_shard.setdefault(shard, CircuitBreaker(shard))
+        return found
+
+    def all(self) -> list[CircuitBreaker]:
+        return [self[shard] for shard in range(len(keys.roots()))]
+
+    def reset(self) -> None:
+        for breaker in list(self._by_shard.values()):
+            breaker.reset()
+
+
+breakers = _Breakers()
+
+
+class _AnyShard:
+    """``client.breaker``: the breakers of every shard seen as one (the admin
+    page, the tests), and shard 0's for callers that name none."""
+
+    @property
+    def is_open(self) -> bool:
+        return any_open()
+
+    def reset(self) -> None:
+        breakers.reset()
+
+    def failure(self, exc: BaseException) -> None:
+        for one in breakers.all():
+            one.failure(exc)
+
+
+breaker = _AnyShard()
+
+
+def any_open() -> bool:
+    """Return whether any shard's breaker keeps Redis out."""
+    return any(one.is_open for one in breakers.all())
+
+
+class draining:  # noqa: N801  (a context manager used like a function)
+    """Within it, new connections run no outbox check (the drain's own)."""
+
+    def __enter__(self) -> None:
+        self.was = _draining.active
+        _draining.active = True
+
+    def __exit__(self, *exc: object) -> None:
+        _draining.active = self.was
+
+
+def refresh_slots(redis: Any) -> None:
+    """On a cluster, fetch the slot map again (a shard coming back may have a
+    promoted replica for a primary): the probe then goes to the right node."""
+    if isinstance(redis, RedisCluster):
+        try:
+            redis.nodes_manager.initialize()
+        except (RedisError, RedisClusterException):
+            logger.debug("slot map not refreshed", exc_info=True)
+
+
+def _recover_reachable(redis: Redis) -> None:
+    """Before an operation over every shard: recover the open shards that can
+    be; one that cannot stays open, and must not stop the operation reaching
+    the others (a write's invalidation above all)."""
+    for each in breakers.all():
+        if each.is_open:
+            try:
+                each.recover(redis)
+            except (RedisError, RedisClusterException) as exc:
+                each.failure(exc)
 
 
 def connection() -> Redis:
@@ -116,43 +206,55 @@ def connection() -> Redis:
     return get_redis_connection("default")
 
 
-def check_new_connection() -> None:
-    """Raise PendingInvalidations if Redis lacks stranded invalidations.
-
-    Called on every new connection before its first command (caching.fence):
-    after an outage every connection is new, so a process never reads before
-    the writes made meanwhile, by any process, are stamped.
-    """
+def on_new_connection(raw: Any, shards: list[int]) -> None:
+    """Run the connection hooks for a new raw connection (caching.fence)."""
     if _draining.active:
         return
-    if any(check() for check in breaker.pending_checks):
-        raise PendingInvalidations()
+    with draining():
+        for hook in connection_hooks:
+            hook(raw, shards)
 
 
-def run(operation: Callable[[Redis], T], *, force: bool = False) -> T:
+def run(
+    operation: Callable[[Redis], T],
+    *,
+    force: bool = False,
+    shard: int | None = None,
+) -> T:
     """Run operation against Redis, or raise CacheUnavailable without waiting.
 
-    ``force`` tries Redis even while the breaker is open (invalidations: a
-    write should not skip Redis just because an earlier call failed).
+    ``shard``: the one shard the operation touches (its breaker is asked and
+    told); None for an operation over several shards, which is always tried:
+    the shards it could not reach (``ShardsUnavailable``) have their breakers
+    opened. ``force`` tries Redis even while the breaker is open (invalidations:
+    a write should not skip Redis just because an earlier call failed).
     """
-    if not breaker.allow() and not force:
+    one = breakers[shard] if shard is not None else None
+    if one is not None and not one.allow() and not force:
         raise CacheUnavailable("circuit open")
     try:
         redis = connection()
-        if breaker.is_open:
-            breaker.recover(redis)
-        try:
-            result = operation(redis)
-        except PendingInvalidations:  # a new connection found stranded rows
-            breaker.recover(redis)
-            result = operation(redis)
-    except PendingInvalidations as exc:  # stranded again meanwhile: next time
-        breaker.failure(exc)
-        raise CacheUnavailable("invalidations pending") from exc
-    except (RedisError, RedisClusterException) as exc:
-        breaker.failure(exc)
+        if one is not None and one.is_open:  # drain what it missed, then answer
+            refresh_slots(redis)
+            one.recover(redis)
+        elif one is None:
+            _recover_reachable(redis)
+        result = operation(redis)
+    except ShardsUnavailable as exc:
+        for failed in exc.shards:
+            breakers[failed].failure(exc.cause)
         raise CacheUnavailable(str(exc)) from exc
-    breaker.success()
+    except (RedisError, RedisClusterException) as exc:
+        # A failure of an operation over several shards of a cluster cannot be
+        # pinned on one of them (ShardsUnavailable does that): it opens none.
+        if shard is not None or len(keys.roots()) == 1:
+            breakers[shard or 0].failure(exc)
+        raise CacheUnavailable(str(exc)) from exc
+    if one is not None:
+        one.success()
+    else:
+        for each in breakers.all():
+            each.success()
     return result
 
 
@@ -169,6 +271,6 @@ def topology() -> str:
 def ping() -> bool:
     """Return whether Redis answers now."""
     try:
-        return bool(run(lambda redis: redis.ping()))
+        return bool(run(lambda redis: redis.ping(), shard=0))
     except CacheUnavailable:
         return False

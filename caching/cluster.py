@@ -17,8 +17,10 @@ from urllib.parse import urlparse
 from django_redis.client import DefaultClient
 from django_redis.pool import ConnectionFactory
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from caching.fence import check_connection
+from caching import client
+from caching.fence import fence_connection
 
 
 def parse_nodes(spec: str) -> list[tuple[str, int]]:
@@ -32,6 +34,26 @@ def parse_nodes(spec: str) -> list[tuple[str, int]]:
     return nodes
 
 
+def primaries_only(connection: Any) -> None:
+    """The ``redis_connect_func`` of cluster nodes: fence a primary and apply
+    what it lacks (caching.fence); refuse a replica.
+
+    The fence runs on new connections only. A connection kept to a replica
+    (redis-py asks any known node for the slot map) would outlive its promotion
+    and serve the promoted node's old entries unfenced; refused, it is never
+    made, and the first connection to the new primary is fenced like any other.
+    """
+    shards = fence_connection(connection)
+    if not shards and _is_replica(connection):
+        raise RedisConnectionError("a replica: the cache talks to primaries only")
+    client.on_new_connection(connection, shards)
+
+
+def _is_replica(connection: Any) -> bool:
+    connection.send_command("ROLE")
+    return connection.read_response()[0] in (b"slave", "slave")
+
+
 class ClusterConnectionFactory(ConnectionFactory):
     """Build one ``RedisCluster`` from OPTIONS["CLUSTER_NODES"]."""
 
@@ -41,7 +63,7 @@ class ClusterConnectionFactory(ConnectionFactory):
             startup_nodes=[ClusterNode(host, port) for host, port in nodes],
             socket_timeout=self.options.get("SOCKET_TIMEOUT"),
             socket_connect_timeout=self.options.get("SOCKET_CONNECT_TIMEOUT"),
-            redis_connect_func=check_connection,  # after the cluster's own setup
+            redis_connect_func=primaries_only,  # after the cluster's own setup
         )
 
     def disconnect(self, connection: Any) -> None:

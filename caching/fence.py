@@ -63,38 +63,35 @@ def _fence_args(shard: int, replid: str) -> list[Any]:
     ]  # fmt: skip
 
 
-def fence_connection(connection: AbstractConnection) -> int:
-    """Fence the shards this new connection's server holds if it is a new server.
+def fence_connection(connection: AbstractConnection) -> list[int]:
+    """Fence the shards this new connection's server holds if it is a new server;
+    return those shards (none on a replica).
 
     Runs on the raw connection before it is handed out. In a cluster the shards
     of other nodes answer MOVED and are skipped: their own connections fence
-    them. Returns how many shards were fenced.
+    them.
     """
     connection.send_command("INFO", "replication")
     info = _replication(connection.read_response())
     if info.get("role") != "master":
-        return 0
+        return []
     shards = range(len(keys.roots()))
     for shard in shards:
         connection.send_command(*_fence_args(shard, info["master_replid"]))
-    fenced = 0
-    for _ in shards:
+    local = []
+    for shard in shards:
         try:
-            fenced += int(connection.read_response())
+            connection.read_response()
         except ResponseError:  # MOVED: another node's shard
             continue
-    return fenced
+        local.append(shard)
+    return local
 
 
 def check_connection(connection: AbstractConnection) -> None:
-    """Fence a new connection, then make sure Redis lacks no invalidation
-    before its first command (caching.outbox)."""
-    fence_connection(connection)
-    try:
-        client.check_new_connection()
-    except client.PendingInvalidations:
-        connection.disconnect()  # so the next use connects, and checks, again
-        raise
+    """Fence a new connection, then let the outbox apply what its shards lack
+    (caching.outbox), all before its first command."""
+    client.on_new_connection(connection, fence_connection(connection))
 
 
 def connect_and_fence(connection: AbstractConnection) -> None:

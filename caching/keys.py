@@ -14,7 +14,7 @@ Every Redis key this app writes, built here and only here.
     {prefix}:x:{name}               API results of upstreams (exchange rates)
     {key}:lease                     the fill lease of an entry
     {prefix}:job:{name}             lock of a periodic job (compaction)
-    {prefix}:l:{scope}:{id}:{window} a rate limit counter (project.throttling)
+    {prefix}:l:{scope}:{digest}     a rate limit counter (project.throttling)
     {prefix}:stats                  hash of counters: hit:/miss:/conflict:{group},
                                     inval:{app.model}
     {prefix}:recent                 the last 50 invalidations (admin page)
@@ -25,11 +25,13 @@ and safe, and hashed otherwise, so a key never exceeds a few hundred bytes.
 Shards (Redis Cluster). Every Lua script touches an entry together with the
 clock, stamps and counters it is checked against, so in a cluster they must
 share a hash slot. With ``CACHE_SHARDS`` = N > 1 the keys are split into N
-shards; shard i's keys all start with the hash tag ``{prefix.i.j}`` (j chosen
-so that shard i lands in the i-th Nth of the slot space: the shards spread
-evenly over the primaries). An entry goes to the shard its own name hashes to,
-so one hot model's entries are spread over every primary; each shard keeps
-its own clock and a copy of the stamps, and an invalidation stamps every shard.
+shards; shard i's keys all start with ``{prefix}:{i.j}``: the prefix first, as
+for every key of this app, then the hash tag (the first ``{...}`` of a key is
+its hash tag), j chosen so that shard i lands in the i-th Nth of the slot
+space: the shards spread evenly over the primaries. An entry goes to the shard
+its own name hashes to, so one hot model's entries are spread over every
+primary; each shard keeps its own clock and a copy of the stamps, and an
+invalidation stamps every shard.
 With N = 1 (one Redis, Sentinel) the root is the bare prefix, as above.
 """
 
@@ -77,9 +79,9 @@ def _roots(prefix: str, count: int) -> tuple[str, ...]:
         low = shard * REDIS_CLUSTER_HASH_SLOTS // count
         high = (shard + 1) * REDIS_CLUSTER_HASH_SLOTS // count
         n = 0
-        while not low <= key_slot(f"{prefix}.{shard}.{n}".encode()) < high:
+        while not low <= key_slot(f"{shard}.{n}".encode()) < high:
             n += 1
-        roots.append(f"{{{prefix}.{shard}.{n}}}")
+        roots.append(f"{prefix}:{{{shard}.{n}}}")
     return tuple(roots)
 
 
@@ -90,9 +92,10 @@ def roots() -> tuple[str, ...]:
 
 def shard_of(key: str) -> int:
     """Return the shard of a key built here."""
-    if not key.startswith("{"):
+    start = key.find("{")
+    if start < 0:
         return 0
-    return int(key[1 : key.index("}")].rsplit(".", 2)[1])
+    return int(key[start + 1 : key.index("}", start)].split(".", 1)[0])
 
 
 def _entry(natural: str) -> str:
@@ -182,9 +185,9 @@ def upstream_key(name: str) -> str:
     return _entry(f"x:{bounded(name)}")
 
 
-def throttle_key(scope: str, ident: str, window: int) -> str:
-    """Return the key of a rate counter: one per scope, caller and time window."""
-    return _entry(f"l:{bounded(scope)}:{digest(ident)}:{window}")
+def throttle_key(scope: str, ident: str) -> str:
+    """Return the key of a rate counter: one per scope and caller."""
+    return _entry(f"l:{bounded(scope)}:{digest(ident)}")
 
 
 def job_key(name: str) -> str:
@@ -199,7 +202,7 @@ def lease_key(key: str) -> str:
 def pattern(model: type[models.Model] | None = None) -> str:
     """Return a SCAN pattern for this app's keys, or one model's entries."""
     prefix = conf.key_prefix()
-    root = prefix if conf.shards() == 1 else f"{{{prefix}.*}}"
     if model is None:
-        return f"{root}:*"
+        return f"{prefix}:*"
+    root = prefix if conf.shards() == 1 else f"{prefix}:{{*}}"
     return f"{root}:[oq]:{label(model)}:*"

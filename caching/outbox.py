@@ -6,10 +6,12 @@ A row is *stranded* when its writer could not reach Redis after the commit (or
 died before trying, which shows as age). Three things drain stranded rows, so
 that no process serves what a write made stale, whichever process wrote it:
 
-- every new Redis connection checks the outbox before its first command
-  (``pending()``, through ``client.check_new_connection``): after an outage,
-  every connection is new, so no process reads before the rows are applied;
-- the breaker's recovery hook, before a process resumes after an outage;
+- every new Redis connection, before its first command, applies them to the
+  shards its server holds, on that connection (``apply_on_connection``, called
+  by caching.fence): after an outage every connection is new, so no process
+  reads before the rows are applied; on a cluster a dead node does not stop
+  the others;
+- the breaker's recovery hook, before a shard resumes after an outage;
 - a watcher thread in each server process (``start_watcher``) polls the table
   every ``CACHE_OUTBOX_POLL`` seconds: when only the writer was cut off, the
   others apply its rows within about one poll of its commit.
@@ -26,12 +28,13 @@ import os
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.utils import timezone
 from redis import Redis
 
-from caching import client, conf, store
+from caching import client, conf, keys, store
 from caching.models import PendingInvalidation
 
 logger = logging.getLogger("caching")
@@ -75,10 +78,10 @@ def strand(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
         )
 
 
-def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Return whether stranded (or abandoned) invalidations wait in the outbox.
+def stranded(using: str = DEFAULT_DB_ALIAS, limit: int = BATCH) -> list[tuple]:
+    """Return (id, deps) of stranded (or abandoned) invalidations, oldest first.
 
-    False when the database cannot tell (no table yet, no database access here).
+    Empty when the database cannot tell (no table yet, no database access here).
     """
     conn = connections[using]
     opened = conn.connection is None  # e.g. a redis-py worker thread's check
@@ -86,24 +89,75 @@ def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
     try:
         with conn.cursor() as cursor:
             cursor.execute(
-                f"SELECT 1 FROM {_table(using)} "
-                "WHERE stranded = %s OR created_at < %s LIMIT 1",
-                [True, cutoff],
+                f"SELECT id, deps FROM {_table(using)} "
+                "WHERE stranded = %s OR created_at < %s ORDER BY id LIMIT %s",
+                [True, cutoff, limit],
             )
-            return cursor.fetchone() is not None
+            return list(cursor.fetchall())
     except Exception:  # noqa: BLE001  (DatabaseError, or a test's DB blocker)
         logger.debug("outbox unreadable", exc_info=True)
-        return False
+        return []
     finally:
         if opened and not conn.in_atomic_block:
             conn.close()  # not this thread's to keep
 
 
-def drain(redis: Redis, *, using: str = DEFAULT_DB_ALIAS) -> int:
-    """Apply every pending invalidation to Redis; return how many were applied.
+def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Return whether stranded (or abandoned) invalidations wait in the outbox."""
+    return bool(stranded(using, limit=1))
 
-    Raises the Redis error if Redis fails midway; what was not applied stays.
-    Applying a row twice is harmless: stamps only go up.
+
+def apply_on_connection(raw: Any, shards: list[int]) -> None:
+    """Apply the stranded invalidations to these shards through a new raw
+    connection, before its first command. The rows go once every shard has
+    them (here: the connection's server holds them all)."""
+    if not shards:
+        return
+    rows = stranded()
+    if not rows:
+        return
+    wire = ";".join(deps for _, deps in rows)
+    for shard in shards:
+        raw.send_command(
+            "EVAL", store.INVALIDATE, 3,
+            keys.clock_key(shard), keys.stats_key(shard), keys.recent_key(shard),
+            keys.version_prefix(shard), wire, "0",
+        )  # fmt: skip
+    for _ in shards:
+        raw.read_response()
+    if len(shards) == len(keys.roots()):
+        _forget([pk for pk, _ in rows])
+    logger.info(
+        "applied %d stranded invalidations to %d shard(s) on a new connection",
+        len(rows),
+        len(shards),
+    )
+
+
+def _forget(rows: list[int], using: str = DEFAULT_DB_ALIAS) -> None:
+    conn = connections[using]
+    if conn.in_atomic_block:
+        return  # not inside someone's transaction: the watcher will
+    opened = conn.connection is None
+    try:
+        done(rows, using=using)
+    except Exception:  # noqa: BLE001  (they will be applied again: harmless)
+        logger.debug("outbox rows kept", exc_info=True)
+    finally:
+        if opened:
+            conn.close()
+
+
+def drain(
+    redis: Redis, shards: list[int] | None = None, *, using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """Apply every pending invalidation to Redis, every shard; return how many
+    were applied. Rows are forgotten once every shard has them.
+
+    ``shards``: the shards about to be used (a breaker recovering): if only
+    other shards are still unreachable (a cluster node failing over), the rows
+    stay for them and this succeeds. Otherwise the Redis error is raised; what
+    was not applied stays. Applying a row twice is harmless: stamps only go up.
     """
     applied = 0
     while True:
@@ -118,7 +172,12 @@ def drain(redis: Redis, *, using: str = DEFAULT_DB_ALIAS) -> int:
             return applied
         if not rows:
             return applied
-        store.invalidate_wire(redis, ";".join(deps for _, deps in rows))
+        try:
+            store.invalidate_wire(redis, ";".join(deps for _, deps in rows))
+        except client.ShardsUnavailable as exc:
+            if shards is None or set(shards) & set(exc.shards):
+                raise
+            return applied + len(rows)  # these shards have them; rows stay
         done([pk for pk, _ in rows], using=using)
         applied += len(rows)
         logger.warning("applied %d invalidations left by a Redis outage", len(rows))

@@ -30,7 +30,13 @@ from typing import Any, Generic, TypeVar
 from redis import Redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import AskError, NoScriptError, TryAgainError
+from redis.exceptions import (
+    ConnectionError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    TimeoutError,
+)
 
 from caching import client, codec, conf, keys, metrics
 
@@ -288,14 +294,14 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
     def op(redis: Redis) -> list:
         return _script(redis, READ)(keys=script_keys, args=args, client=redis)
 
-    reply = client.run(op)
+    reply = client.run(op, shard=shard)
     if reply[0] == 1:
         body = codec.unseal(key, reply[2].decode(), reply[3], reply[1])
         if body is not None:
             return Lookup(hit=True, payload=body, asof=int(reply[2]))
         # Not written by this app (or edited since): never served, never loaded.
         logger.warning("cache entry with a bad seal, dropped: %s", key)
-        client.run(lambda redis: redis.delete(key))
+        client.run(lambda redis: redis.delete(key), shard=shard)
         return read(key, lease=lease, group="")
     return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
 
@@ -335,7 +341,7 @@ def fill(
     def op(redis: Redis) -> int:
         return _script(redis, FILL)(keys=script_keys, args=args, client=redis)
 
-    return bool(client.run(op))
+    return bool(client.run(op, shard=keys.shard_of(key)))
 
 
 def pipelined(redis: Redis, calls: Sequence[ScriptCall]) -> list:
@@ -376,20 +382,36 @@ def _pipelined_per_node(cluster: RedisCluster, calls: Sequence[ScriptCall]) -> l
         nodes[node.name] = node
         by_node[node.name].append(index)
     results: list = [None] * len(calls)
+    failed: list[int] = []
+    cause: BaseException | None = None
     for name, indexes in by_node.items():
         try:
             values = pipelined(
                 cluster.get_redis_connection(nodes[name]), [calls[i] for i in indexes]
             )
-        except (AskError, TryAgainError):  # a slot on the move: one by one,
-            values = [  # following redirects (MOVED also refreshes the map)
-                _script(cluster, calls[i][0])(
-                    keys=calls[i][1], args=calls[i][2], client=cluster
-                )
-                for i in indexes
-            ]
+        except (RedisError, RedisClusterException) as exc:
+            # A slot on the move, a primary that died, a cluster failing over
+            # (CLUSTERDOWN): one by one through the cluster client, which
+            # follows redirects and, a node being down, refreshes its slot map
+            # (a promoted replica takes the slots). What still fails costs only
+            # this node's shards: the others' calls go on.
+            if isinstance(exc, ConnectionError | TimeoutError):
+                client.refresh_slots(cluster)
+            try:
+                values = [
+                    _script(cluster, calls[i][0])(
+                        keys=calls[i][1], args=calls[i][2], client=cluster
+                    )
+                    for i in indexes
+                ]
+            except (RedisError, RedisClusterException) as again:
+                failed += [keys.shard_of(calls[i][1][0]) for i in indexes]
+                cause = again
+                continue
         for index, value in zip(indexes, values, strict=True):
             results[index] = value
+    if failed:  # the other nodes' calls were made: only these shards missed them
+        raise client.ShardsUnavailable(failed, cause or RedisError())
     return results
 
 
@@ -416,7 +438,8 @@ def release(key: str, token: str) -> None:
         client.run(
             lambda redis: _script(redis, RELEASE)(
                 keys=[keys.lease_key(key)], args=[token], client=redis
-            )
+            ),
+            shard=keys.shard_of(key),
         )
 
 
@@ -426,7 +449,8 @@ def now(shard: int = 0) -> int:
         client.run(
             lambda redis: _script(redis, NOW)(
                 keys=[keys.clock_key(shard)], client=redis
-            )
+            ),
+            shard=shard,
         )
     )
 
@@ -451,14 +475,21 @@ class Stamped:
     replaced: list[int]
 
 
-def invalidate_wire(redis: Redis, wire: str, owned: Iterable[str] = ()) -> Stamped:
+def invalidate_wire(
+    redis: Redis,
+    wire: str,
+    owned: Iterable[str] = (),
+    shards: Iterable[int] | None = None,
+) -> Stamped:
     """Stamp the deps of wire ("label|field;...") with a new clock value, in
-    every shard, and delete the entries in owned (the changed objects' own)."""
+    every shard (or those given), and delete the entries in owned (the changed
+    objects' own)."""
     if not wire:
         return Stamped([], [])
     by_shard: dict[int, list[str]] = defaultdict(list)
     for key in owned:
         by_shard[keys.shard_of(key)].append(key)
+    targets = range(len(keys.roots())) if shards is None else sorted(shards)
     calls = [
         (
             INVALIDATE,
@@ -470,7 +501,7 @@ def invalidate_wire(redis: Redis, wire: str, owned: Iterable[str] = ()) -> Stamp
             ],
             [keys.version_prefix(shard), wire, "1" if shard == 0 else "0"],
         )
-        for shard in range(len(keys.roots()))
+        for shard in targets
     ]
     if len(calls) == 1:
         _, script_keys, args = calls[0]

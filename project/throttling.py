@@ -4,8 +4,9 @@ failed logins (the token endpoint and the admin login).
 
 DRF's own throttles keep a list of timestamps per caller in the Django cache
 (a GET and a SET of a pickled list per request) and raise while Redis is away.
-These keep one counter per caller and fixed window (one pipelined INCR and
-EXPIRE), go through the cache layer's circuit breaker, and let requests through
+These keep one counter per caller and window, the window starting at the
+caller's first counted request (one script: INCR, and PEXPIRE on the first), go
+through the cache layer's circuit breaker, and let requests through
 while Redis is unavailable: a limit must not turn an outage into errors.
 
 Cache hits are answered before DRF runs (caching.fastpath), so they are not
@@ -15,7 +16,6 @@ database, which a hit does not touch. Misses, writes and logins are counted.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rest_framework.settings import api_settings
@@ -23,25 +23,32 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from caching import client, keys
 
+# KEYS: the counter. ARGV: window in ms, "1" to count this request. The window
+# starts at a caller's first counted request (not at the clock's minute, which
+# would let a burst straddling it through twice). Returns {count, ms left}.
+COUNT = """
+local count
+if ARGV[2] == '1' then
+  count = redis.call('INCR', KEYS[1])
+  if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+else
+  count = tonumber(redis.call('GET', KEYS[1]) or 0)
+end
+return {count, redis.call('PTTL', KEYS[1])}
+"""
 
-def _window(duration: int) -> tuple[int, float]:
-    now = time.time()
-    return int(now // duration), duration - now % duration
 
+def _count(key: str, duration: int, add: bool) -> tuple[int, float]:
+    """Return (requests counted in the caller's window, seconds left in it)."""
 
-def _count(key: str, duration: int, add: bool) -> int:
-    def op(redis: Any) -> int:
-        if not add:
-            return int(redis.get(key) or 0)
-        pipe = redis.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, duration + 1)
-        return int(pipe.execute()[0])
+    def op(redis: Any) -> tuple[int, float]:
+        count, left_ms = redis.eval(COUNT, 1, key, duration * 1000, "1" if add else "0")
+        return int(count), max(0, int(left_ms)) / 1000
 
     try:
         return client.run(op)
     except client.CacheUnavailable:
-        return 0  # open while Redis is away
+        return 0, 0.0  # open while Redis is away
 
 
 class RedisRateThrottle(SimpleRateThrottle):
@@ -59,9 +66,9 @@ class RedisRateThrottle(SimpleRateThrottle):
         ident = self.get_cache_key(request, view)
         if ident is None:
             return True
-        window, self.wait_seconds = _window(self.duration)
-        key = keys.throttle_key(self.scope, ident, window)
-        return _count(key, self.duration, add=True) <= self.num_requests
+        key = keys.throttle_key(self.scope, ident)
+        count, self.wait_seconds = _count(key, self.duration, add=True)
+        return count <= self.num_requests
 
     def wait(self) -> float:
         return self.wait_seconds
@@ -108,12 +115,14 @@ class LoginFailures(RedisRateThrottle):
     def _key(self, request) -> str | None:
         if self.rate is None:
             return None
-        window, self.wait_seconds = _window(self.duration)
-        return keys.throttle_key(self.scope, self.get_cache_key(request), window)
+        return keys.throttle_key(self.scope, self.get_cache_key(request) or "")
 
     def allow_request(self, request, view=None) -> bool:
         key = self._key(request)
-        return key is None or _count(key, self.duration, add=False) < self.num_requests
+        if key is None:
+            return True
+        count, self.wait_seconds = _count(key, self.duration, add=False)
+        return count < self.num_requests
 
     def failed(self, request) -> None:
         key = self._key(request)

@@ -188,7 +188,10 @@ class Cluster:
 
     def __init__(self, directory: Path, primaries: int = 3):
         args = ("--cluster-enabled", "yes", "--cluster-node-timeout", "1000",
-                "--cluster-replica-validity-factor", "0")  # fmt: skip
+                "--cluster-replica-validity-factor", "0",
+                # The healthy primaries keep serving their slots while one
+                # fails over (the default stops the whole cluster).
+                "--cluster-require-full-coverage", "no")  # fmt: skip
         self.nodes = [
             Node(directory, *args, "--cluster-config-file", "nodes.conf",
                  port=free_port_pair())

@@ -11,6 +11,7 @@ import shutil
 
 import httpx
 import pytest
+from django.db import connections
 
 from tests.factories import ProductFactory
 
@@ -47,6 +48,9 @@ def browser_page(monkeypatch):
         page = browser.new_page()
         yield page
         browser.close()
+        # The test's own queries ran in Playwright's context: their connection
+        # would stay open and keep the test database from being dropped.
+        connections.close_all()
 
 
 def test_admin_edit_is_seen_by_the_api_and_cache_page_works(live_server, browser_page):

@@ -50,6 +50,7 @@ def test_cluster_shards_keep_each_script_in_one_slot_and_spread_over_slots(setti
     settings.CACHE_KEY_PREFIX = "acme"
     settings.CACHE_SHARDS = 16
     roots = keys.roots()
+    assert all(root.startswith("acme:{") for root in roots)  # the prefix first
     # Shard i's tag lands in the i-th sixteenth of the slot space: shards spread
     # evenly over the primaries whatever their number.
     assert [key_slot(root.encode()) * 16 // 16384 for root in roots] == list(range(16))
