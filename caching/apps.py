@@ -1,7 +1,6 @@
 from django.apps import AppConfig, apps
-from django.conf import settings
 
-from caching import keys
+from caching.store import keys
 
 
 def _token_keys(key: str, instance: object = None) -> list[str]:
@@ -13,8 +12,10 @@ class CachingConfig(AppConfig):
     verbose_name = "Cache"
 
     def ready(self) -> None:
-        from caching import capture, checks, client, outbox, receivers  # noqa: F401
-        from caching.registry import own_entries, track
+        from caching import checks  # noqa: F401  (registers the system checks)
+        from caching.orm import capture, outbox, receivers
+        from caching.orm.registry import own_entries, track
+        from caching.store import client
 
         capture.install()
         receivers.connect()
@@ -27,7 +28,3 @@ class CachingConfig(AppConfig):
             client.recovery_hooks.append(outbox.drain)
         if outbox.apply_on_connection not in client.connection_hooks:
             client.connection_hooks.append(outbox.apply_on_connection)
-        if getattr(settings, "EMBEDDED_REDIS", False):
-            from caching import embedded
-
-            embedded.ensure_running(settings.EMBEDDED_REDIS_SOCKET)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from caching import memory
+from caching import conf
+from caching.store import memory
 
 
 @register()
@@ -27,16 +28,22 @@ def check_cache_settings(app_configs, **kwargs):
                 id="caching.E002",
             )
         )
-    prefix = getattr(settings, "CACHE_KEY_PREFIX", "")
-    if not prefix or any(ch in prefix for ch in "*?[]{} "):
+    try:
+        prefix, ttl = conf.key_prefix(), conf.default_ttl()
+    except (ValueError, TypeError) as exc:  # an unknown or malformed setting
+        return [*problems, Error(f"CACHING: {exc}", id="caching.E004")]
+    if not prefix or any(ch in prefix for ch in "*?[]{}: "):
         problems.append(
             Error(
-                "CACHE_KEY_PREFIX must be non-empty without glob or space characters.",
+                "CACHING['PREFIX'] must be non-empty, without glob characters, "
+                "colons or spaces.",
                 id="caching.E003",
             )
         )
-    if getattr(settings, "CACHE_TTL", 300) <= 0:
-        problems.append(Warning("CACHE_TTL should be positive.", id="caching.W001"))
+    if ttl <= 0:
+        problems.append(
+            Warning("CACHING['TTL'] should be positive.", id="caching.W001")
+        )
     return problems
 
 

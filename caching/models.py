@@ -10,7 +10,7 @@ class PendingInvalidation(models.Model):
 
     Written in the same transaction as the change; deleted once the stamps reach
     Redis. Rows left by an outage are applied by whichever process reaches Redis
-    first, before it reads (caching.outbox).
+    first, before it reads (caching.orm.outbox).
     """
 
     deps = models.TextField(help_text="label|field;... as the Lua scripts read it")

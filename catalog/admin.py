@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from caching.admin import CachedModelAdmin
+from caching import CachedModelAdmin
 from catalog.models import Category, Product, Tag
 
 

@@ -5,4 +5,5 @@ class CatalogConfig(AppConfig):
     name = "catalog"
 
     def ready(self) -> None:
-        from catalog.api import cache  # noqa: F401  (registers write-through fillers)
+        # Declares the cached endpoints: write-through and DEL on change use them.
+        from catalog.api import endpoints  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Avg, Count, Max, Min, Q
 
-from caching.managers import CachedQuerySet, WriteThroughManager
+from caching import CachedQuerySet, WriteThroughManager
 
 
 class CategoryQuerySet(CachedQuerySet):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from caching.managers import CachedManager
+from caching import CachedManager
 from catalog.managers import CategoryManager, ProductManager
 
 

@@ -15,6 +15,20 @@ def product_list(*, user) -> ProductQuerySet:
     return Product.objects.visible_to(user).with_relations().order_by("id")
 
 
+def product_for_update(*, pk: int, user) -> tuple[Product, int | None]:
+    """Return the product pk that user may change, read through the object
+    cache, and the clock value the copy is fresh as of (None: read from the
+    database). A write then stores that copy, changed, without reading the row
+    back (caching's write-through, "compare versions").
+
+    Raises Product.DoesNotExist when there is none, or user may not see it.
+    """
+    product, asof = Product.objects.get_cached_as_of(pk=pk)
+    if not product.is_visible_to(user):
+        raise Product.DoesNotExist
+    return product, asof
+
+
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(Decimal(value).quantize(CENT, ROUND_HALF_UP))
 

@@ -35,7 +35,7 @@ class ShopAdminSite(admin.AdminSite):
         return response
 
     def get_urls(self):
-        from caching.admin import cache_page
+        from caching.ops.admin import cache_page
 
         return [
             path("cache/", self.admin_view(cache_page), name="cache"),

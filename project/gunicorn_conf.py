@@ -33,13 +33,13 @@ def on_starting(server):
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     if not os.environ.get("REDIS_URL"):
-        from caching import embedded
+        from caching.store import embedded
 
         embedded.ensure_running(_SOCKET)
 
 
 def on_exit(server):
-    from caching import embedded
+    from caching.store import embedded
 
     embedded.stop()
 

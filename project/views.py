@@ -17,7 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from caching import client as cache_client
+from caching.store import client as cache_client
 from project.exceptions import bad_request as api_bad_request
 from project.exceptions import not_found as api_not_found
 
@@ -75,7 +75,7 @@ def metrics(request):
         multiprocess,
     )
 
-    from caching.metrics import RedisStatsCollector
+    from caching.ops.stats import RedisStatsCollector
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn: add up the workers
         registry = CollectorRegistry()

@@ -225,7 +225,7 @@ class _Compactor(threading.Thread):
     def run(self) -> None:
         from django.db import connections
 
-        from caching import compaction
+        from caching.store import compaction
 
         try:
             while not self._done.wait(self.horizon / 10):

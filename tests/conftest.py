@@ -10,28 +10,14 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from caching import client as cache_client
-from caching import fence
-from caching import keys as app_keys
+from caching.store import client as cache_client
 from tests.factories import CategoryFactory, ProductFactory, TagFactory, UserFactory
 
 
-def _delete_app_keys() -> None:
-    redis = cache_client.connection()
-    keys = list(redis.scan_iter(match=app_keys.pattern(), count=1000))
-    if keys:
-        redis.delete(*keys)
-    fence.ensure(redis)  # as a new connection would: no fence mid-test
-
-
 @pytest.fixture(autouse=True)
-def clean_cache():
-    """Start and end every test with none of this app's keys and a closed breaker."""
-    cache_client.breaker.reset()
-    _delete_app_keys()
-    yield
-    cache_client.breaker.reset()
-    _delete_app_keys()
+def clean_cache(cache_clean):
+    """Every test starts and ends with none of this app's keys and closed
+    breakers (caching.testing's cache_clean)."""
 
 
 @pytest.fixture
@@ -101,6 +87,6 @@ def product(db, category, tag):
 def pytest_sessionfinish(session, exitstatus):
     """Stop the embedded Redis this test session started (make test leaves
     nothing running), whatever clients are still connected to it."""
-    from caching import embedded
+    from caching.store import embedded
 
     embedded.stop(force=True)

@@ -287,7 +287,7 @@ def app_env(**overrides: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": consistency.database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
+        "CACHE_KEY_PREFIX": settings.CACHING["PREFIX"],
         "DJANGO_DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         **overrides,

@@ -22,7 +22,7 @@ def test_metrics_expose_requests_and_cache_counters(
     api_client.get(url)
     api_client.get(url)
     product.save()
-    settings.CACHE_ENABLED = False
+    settings.CACHING = {**settings.CACHING, "ENABLED": False}
     api_client.get(url)
     text = client.get("/metrics").content.decode()
     assert sample(text, "cache_hits_total", 'group="api:product-detail"') == 1

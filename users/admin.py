@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from caching.admin import CachedModelAdmin
+from caching import CachedModelAdmin
 from users.models import Profile
 
 

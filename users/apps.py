@@ -7,9 +7,9 @@ class UsersConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
 
-        from caching.registry import track
+        from caching import track
         from users import signals
-        from users.api import cache  # noqa: F401  (registers write-through fillers)
+        from users.api import endpoints  # noqa: F401  (declares the cached endpoints)
 
         # Profiles embed their user's username and email: track User writes.
         track(get_user_model())

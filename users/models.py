@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from caching.managers import WriteThroughManager
+from caching import WriteThroughManager
 
 
 class Profile(models.Model):

@@ -1,16 +1,20 @@
-"""Writes to profiles: through the write-through manager."""
+"""Writes to profiles: through the write-through manager, given fields."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
-from rest_framework.serializers import BaseSerializer
 
 from users.models import Profile
 
 
-def profile_update(*, serializer: BaseSerializer) -> Profile:
-    """Update a profile; its cached responses are refilled after commit."""
+def profile_update(*, profile: Profile, **fields: Any) -> Profile:
+    """Change the given fields of profile; its cached responses are refilled
+    after commit."""
     with transaction.atomic():
-        profile = serializer.save()
+        for name, value in fields.items():
+            setattr(profile, name, value)
+        profile.save(update_fields=[*fields, "updated_at"])
         Profile.objects.refill_on_commit(profile)
     return profile

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.text import slugify
 from rest_framework import serializers
 
-from caching.serializers import FieldsBuiltOnce
+from caching import FieldsBuiltOnce
 from catalog.models import Category, Product, Tag
 
 
@@ -57,18 +57,6 @@ class ProductSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         if not attrs.get("slug") and "name" in attrs:
             attrs["slug"] = slugify(attrs["name"])[:220] or "product"
         return attrs
-
-    def update(self, instance: Product, validated_data: dict) -> Product:
-        """Write only the columns sent: a PATCH of the price does not write back
-        the other columns as they were read (the row may come from the cache,
-        ProductViewSet.get_object), so a concurrent change to them stands."""
-        tags = validated_data.pop("tags", None)
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        instance.save(update_fields=[*validated_data, "updated_at"])
-        if tags is not None:
-            instance.tags.set(tags)
-        return instance
 
 
 class PriceSerializer(serializers.Serializer):

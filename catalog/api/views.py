@@ -14,11 +14,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from caching import deps as dep
-from caching import params
-from caching.api import CachedReadsMixin, cache_api_result, vary_staff
-from caching.params import Param
+from caching import CachedReadsMixin, cache
 from catalog import rates, selectors, services
+from catalog.api import endpoints
 from catalog.api.filters import ProductFilter
 from catalog.api.serializers import (
     CatalogStatsSerializer,
@@ -28,26 +26,6 @@ from catalog.api.serializers import (
     TagSerializer,
 )
 from catalog.models import Category, Product, Tag
-
-CENT = Decimal("0.01")
-PAGE_PARAMS = (
-    Param("page", params.integer(default=1, words=("last",))),
-    Param("page_size", params.integer(cap=100, default=20)),
-)
-MAX_PRICE = Decimal("99999999.99")  # Product.price: 10 digits, 2 places
-LIST_PARAMS = (
-    *PAGE_PARAMS,
-    Param("category", params.text(max_length=100)),
-    Param("tag", params.text(max_length=50)),
-    Param("min_price", params.decimal(
-        places=2, low=Decimal(0), high=MAX_PRICE + CENT, round_up=True)),
-    Param("max_price", params.decimal(
-        places=2, low=-CENT, high=MAX_PRICE, round_up=False)),
-    Param("in_stock", params.choice("true", "false")),
-    Param("search", params.text()),
-    Param("ordering", params.ordering(
-        "id", "price", "name", "created_at", default="id")),
-)  # fmt: skip
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
@@ -72,11 +50,11 @@ class CategoryViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"  # a slug: anything else is a 404
 
-    @cache_api_result(query=PAGE_PARAMS)
+    @cache(endpoints.category_list)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @cache_api_result()
+    @cache(endpoints.category_detail)
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 
@@ -84,6 +62,14 @@ class CategoryViewSet(CachedReadsMixin, viewsets.ModelViewSet):
 class TagViewSet(CategoryViewSet):
     queryset = Tag.objects.all().order_by("name", "id")
     serializer_class = TagSerializer
+
+    @cache(endpoints.tag_list)
+    def list(self, request, *args, **kwargs):
+        return viewsets.ModelViewSet.list(self, request, *args, **kwargs)
+
+    @cache(endpoints.tag_detail)
+    def retrieve(self, request, *args, **kwargs):
+        return viewsets.ModelViewSet.retrieve(self, request, *args, **kwargs)
 
 
 class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
@@ -101,37 +87,38 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_object(self):
-        pk = self.kwargs["pk"]  # ASCII digits: lookup_value_regex
         if self.action not in {"update", "partial_update"}:
             return super().get_object()
-        # A write reads the row it changes through the object cache and writes
-        # only the fields sent (ProductSerializer.update); the write-through then
-        # stores that copy unless another write touched it since its asof
-        # (caching.writethrough.store_written), and answers with what it stored.
+        # A write reads the row it changes through the object cache (a selector),
+        # and the service stores that copy, changed, if nothing else wrote it.
         try:
-            product, self.read_asof = Product.objects.get_cached_as_of(pk=int(pk))
+            product, self.read_asof = selectors.product_for_update(
+                pk=int(self.kwargs["pk"]), user=self.request.user
+            )
         except Product.DoesNotExist:
             raise NotFound() from None
-        if not product.is_visible_to(self.request.user):
-            raise NotFound()
         self.check_object_permissions(self.request, product)
         self.fetched_object = product
         return product
 
-    @cache_api_result(vary_on=(vary_staff,), query=LIST_PARAMS)
+    @cache(endpoints.product_list)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @cache_api_result(vary_on=(vary_staff,))
+    @cache(endpoints.product_detail)
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        services.product_save(serializer=serializer)
+        serializer.instance = services.product_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
         try:
-            services.product_save(serializer=serializer, read_asof=self.read_asof)
+            serializer.instance = services.product_update(
+                product=serializer.instance,
+                read_asof=self.read_asof,
+                **serializer.validated_data,
+            )
         except DatabaseError:  # an update of no row: deleted since it was read?
             if Product.objects.uncached().filter(pk=serializer.instance.pk).exists():
                 raise
@@ -145,14 +132,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         responses=PriceSerializer,
     )
     @action(detail=True, methods=["get"], filterset_class=None)
-    @cache_api_result(
-        vary_on=(vary_staff,),
-        query=(Param("currency", params.code(length=3)),),
-        deps=lambda view, response: [
-            *dep.for_instance(view.fetched_object),
-            rates.RATES_DEP,
-        ],
-    )
+    @cache(endpoints.product_price)
     def price(self, request, pk=None):
         """Return the product's price converted with the upstream's rates."""
         currency = request.query_params.get("currency", "")  # canonical: "USD"
@@ -189,6 +169,6 @@ class CatalogStatsView(CachedReadsMixin, APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses=CatalogStatsSerializer)
-    @cache_api_result(deps=lambda view, response: dep.for_models(Product, Category))
+    @cache(endpoints.catalog_stats)
     def get(self, request):
         return Response(selectors.catalog_stats())

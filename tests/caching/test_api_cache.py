@@ -63,7 +63,7 @@ def test_browsable_api_is_not_cached(api_client, product):
 
 
 def test_cache_switched_off_bypasses(api_client, product, settings):
-    settings.CACHE_ENABLED = False
+    settings.CACHING = {**settings.CACHING, "ENABLED": False}
     assert api_client.get("/api/products/")["X-Cache"] == "BYPASS"
 
 

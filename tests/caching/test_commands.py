@@ -8,8 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from caching import client as cache_client
-from caching import codec, keys
+from caching.store import client as cache_client
+from caching.store import codec, keys
 from catalog.models import Product
 from tests.factories import ProductFactory
 

@@ -12,9 +12,9 @@ import time
 import pytest
 from django.core.management import call_command
 
-from caching import compaction, keys, store
-from caching import deps as dep
-from caching.store import Fill
+from caching import store
+from caching.orm import deps as dep
+from caching.store import Fill, compaction, keys, scripts
 from catalog.models import Product
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +51,7 @@ def test_an_entry_voided_by_a_compacted_stamp_stays_dead(product, redis):
 def test_a_fill_from_before_the_floor_is_refused(product):
     key = keys.object_key(Product, product.pk)
     asof = store.now(keys.shard_of(key))
-    store.invalidate([dep.table("catalog.tag")])  # the clock moves on
+    store.stamp([dep.table("catalog.tag")])  # the clock moves on
     compact_after_horizon()
     assert not store.fill(key, asof, Fill(b"old", [dep.row(Product, 1)]), ttl=60)
     assert store.fill(key, store.now(keys.shard_of(key)), Fill(b"new", []), ttl=60)
@@ -75,7 +75,7 @@ def test_stamp_hashes_stay_bounded_over_100000_create_delete_cycles(redis):
         first = batch * 2_000
         calls = [
             (
-                store.INVALIDATE,
+                scripts.INVALIDATE,
                 [keys.clock_key(shard), keys.stats_key(shard), keys.recent_key(shard)],
                 [keys.version_prefix(shard), wire, "0"],
             )
@@ -93,7 +93,7 @@ def test_stamp_hashes_stay_bounded_over_100000_create_delete_cycles(redis):
 
 
 def test_the_compaction_job_runs_once_across_processes(redis, settings):
-    settings.CACHE_COMPACT_EVERY = 60
+    settings.CACHING = {**settings.CACHING, "COMPACT_EVERY": 60}
     compaction._last_run = 0.0
     assert compaction.maybe_run()
     compaction._last_run = 0.0  # another process's turn: the lock is held

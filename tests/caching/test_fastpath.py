@@ -147,7 +147,7 @@ def test_token_writes_run_no_token_query(staff_client, product):
 
 
 def test_the_password_hash_never_reaches_redis(staff_user, redis, product):
-    from caching import keys
+    from caching.store import keys
 
     staff_user.set_password("correct horse battery staple")
     staff_user.save()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from django.test import override_settings as settings_override
 
-from caching import keys
+from caching.store import keys
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,7 +151,7 @@ def test_json_format_shares_the_entry_and_other_formats_bypass(api_client, catal
 )
 def test_a_hit_is_exactly_the_answer_with_the_cache_off(catalog, url, accept):
     client = Client(HTTP_ACCEPT=accept)
-    with settings_override(CACHE_ENABLED=False):
+    with settings_override(CACHING={**django_settings.CACHING, "ENABLED": False}):
         expected = answer(client.get(url))
     client.get(url)
     second = client.get(url)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from caching import keys, store
+from caching import store
+from caching.store import keys
 from catalog.models import Product
 
 
 @pytest.mark.django_db
 def test_every_key_starts_with_the_configured_prefix(settings):
-    settings.CACHE_KEY_PREFIX = "acme"
-    settings.CACHE_SHARDS = 1
+    settings.CACHING = {**settings.CACHING, "PREFIX": "acme"}
+    settings.CACHING = {**settings.CACHING, "SHARDS": 1}
     assert keys.object_key(Product, 5) == "acme:o:catalog.product:5"
     assert keys.response_key("/api/products/", "public", "page=2").startswith("acme:r:")
     assert keys.clock_key() == "acme:clock"
@@ -37,7 +38,7 @@ def test_long_or_unsafe_parts_are_hashed_and_keys_stay_short():
 
 
 def test_ttl_has_jitter_within_ten_percent(settings):
-    settings.CACHE_TTL = 300
+    settings.CACHING = {**settings.CACHING, "TTL": 300}
     ttls = {store.jittered(None) for _ in range(200)}
     assert min(ttls) >= 270
     assert max(ttls) <= 330
@@ -47,8 +48,8 @@ def test_ttl_has_jitter_within_ten_percent(settings):
 def test_cluster_shards_keep_each_script_in_one_slot_and_spread_over_slots(settings):
     from redis.crc import key_slot
 
-    settings.CACHE_KEY_PREFIX = "acme"
-    settings.CACHE_SHARDS = 16
+    settings.CACHING = {**settings.CACHING, "PREFIX": "acme"}
+    settings.CACHING = {**settings.CACHING, "SHARDS": 16}
     roots = keys.roots()
     assert all(root.startswith("acme:{") for root in roots)  # the prefix first
     # Shard i's tag lands in the i-th sixteenth of the slot space: shards spread

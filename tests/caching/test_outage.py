@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings as django_settings
 
-from caching import client as cache_client
 from caching.models import PendingInvalidation
+from caching.store import client as cache_client
 from catalog.models import Product
 from tests.proxy import RedisProxy
 
@@ -34,7 +34,7 @@ def proxy(settings):
     caches = {**django_settings.CACHES}
     caches["default"] = {**caches["default"], "LOCATION": f"{server.url}/{db}"}
     settings.CACHES = caches
-    settings.CACHE_BREAKER_COOLDOWN = 0.2
+    settings.CACHING = {**settings.CACHING, "BREAKER_COOLDOWN": 0.2}
     yield server
     server.close()
 
@@ -153,7 +153,7 @@ def test_redis_restarted_empty(api_client, staff_client, product, settings, tmp_
     caches = {**django_settings.CACHES}
     caches["default"] = {**caches["default"], "LOCATION": server.url}
     settings.CACHES = caches
-    settings.CACHE_BREAKER_COOLDOWN = 0.2
+    settings.CACHING = {**settings.CACHING, "BREAKER_COOLDOWN": 0.2}
     try:
         url = f"/api/products/{product.pk}/"
         api_client.get(url)

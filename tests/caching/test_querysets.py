@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
-from caching import invalidate, keys
-from caching.store import CacheStatus
+from caching import invalidate
+from caching.store import CacheStatus, keys
 from catalog.models import Category, Product, Tag
 from tests.factories import CategoryFactory, ProductFactory, TagFactory
 from users.models import Profile
@@ -223,7 +223,7 @@ def test_untracked_categories_and_tags_use_the_same_layer(category, tag):
 
 
 def test_ttl_per_call_per_model_and_default(product, redis, settings):
-    settings.CACHE_TTL = 300
+    settings.CACHING = {**settings.CACHING, "TTL": 300}
     Product.objects.get_cached(pk=product.pk)
     assert 270 <= redis.ttl(keys.object_key(Product, product.pk)) <= 330
     list(Product.objects.cached(ttl=40).filter(pk=product.pk))

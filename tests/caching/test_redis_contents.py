@@ -13,7 +13,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from caching import codec, keys, store
+from caching import store
+from caching.store import codec, keys
 from catalog.models import Product
 from tests.conftest import token_client
 from users.models import Profile

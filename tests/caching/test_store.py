@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from caching import deps as dep
-from caching import keys, store
-from caching.store import CacheStatus, Fill
+from caching import store
+from caching.orm import deps as dep
+from caching.store import CacheStatus, Fill, keys
 from catalog.models import Product
 from tests.hooks import queued_at
 
@@ -83,9 +83,9 @@ def test_entry_outlives_no_invalidation_even_when_stamps_are_written_later(redis
     asof = store.read(key).asof
     assert store.fill(key, asof, Fill(b"v1", [("x.y", "1")]), ttl=60)
     assert store.read(key).payload == b"v1"
-    store.invalidate([("x.y", "2")])  # another row: still served
+    store.stamp([("x.y", "2")])  # another row: still served
     assert store.read(key).payload == b"v1"
-    store.invalidate([("x.y", "1")])
+    store.stamp([("x.y", "1")])
     assert store.read(key).hit is False
 
 
@@ -95,7 +95,7 @@ def test_clock_survives_redis_losing_it(redis):
     shard = keys.shard_of(key)
     asof = store.now(shard)
     redis.delete(keys.clock_key(shard))
-    store.invalidate([("x.y", "1")])
+    store.stamp([("x.y", "1")])
     assert store.now(shard) > asof
     assert store.fill(key, asof, Fill(b"old", [("x.y", "1")]), ttl=60) is False
 
@@ -128,7 +128,7 @@ def test_one_of_many_concurrent_misses_computes(redis):
 
 
 def test_followers_fall_back_to_the_database_when_the_leader_is_slow(redis, settings):
-    settings.CACHE_LEASE_WAIT_MS = 50
+    settings.CACHING = {**settings.CACHING, "LEASE_WAIT_MS": 50}
     key = keys.response_key("/slow/", "", "")
     assert store.read(key).leader is True  # a leader that never fills
     started = time.monotonic()
@@ -140,7 +140,7 @@ def test_followers_fall_back_to_the_database_when_the_leader_is_slow(redis, sett
 
 def test_invalidation_reports_the_newest_row_stamp_it_replaced(redis):
     first = store.invalidate_wire(redis, "x.y|1")
-    store.invalidate([("x.y", "#")])  # a table stamp: not a row's
+    store.stamp([("x.y", "#")])  # a table stamp: not a row's
     stamped = store.invalidate_wire(redis, "x.y|#;x.y|1;x.y|2")
     assert stamped.replaced == first.stamps  # in every shard
     assert all(new > old for new, old in zip(stamped.stamps, first.stamps, strict=True))

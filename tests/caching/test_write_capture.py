@@ -16,8 +16,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
-from caching import capture, keys, store
+from caching import store
 from caching.models import PendingInvalidation
+from caching.orm import capture
+from caching.store import keys
 from catalog.models import Category, Product
 from tests.conftest import token_client
 from tests.factories import ProductFactory, TagFactory

@@ -14,8 +14,9 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 
-from caching import client as cache_client
-from caching import signals, writethrough
+from caching import signals
+from caching.orm import writethrough
+from caching.store import client as cache_client
 from catalog.models import Product
 from tests.hooks import queued_at
 
@@ -79,7 +80,7 @@ def test_write_through_body_is_what_the_view_renders(
     staff_client.patch(url, {"stock": 42}, format="json")
     cached = api_client.get(url)
     assert cached["X-Cache"] == "HIT"
-    settings.CACHE_ENABLED = False
+    settings.CACHING = {**settings.CACHING, "ENABLED": False}
     rendered = api_client.get(url)
     assert rendered["X-Cache"] == "BYPASS"
     assert cached.content == rendered.content
@@ -161,8 +162,8 @@ def test_failed_cache_write_after_commit_leaves_nothing_stale(product):
 def test_pipelined_fills_send_no_script_check_and_survive_a_script_flush(redis):
     """A refill's fills are one pipeline: no SCRIPT EXISTS round trip before it,
     and a server that lost its scripts gets them loaded and the fills run again."""
-    from caching import keys, store
-    from caching.store import Fill
+    from caching import store
+    from caching.store import Fill, keys
 
     entries = [
         (keys.response_key(f"/p{i}/", "", ""), Fill(b"v", [("x.y", "1")]))
@@ -329,7 +330,7 @@ def test_copies_a_patch_stores_without_reading_back_match_the_database(
     """What the PATCH stores from its copy is what a read of the row would have
     stored: cache_verify's comparison finds nothing stale after each kind of
     field (normalised decimals, trimmed text, a new category, deactivation)."""
-    from caching import operations
+    from caching.ops import verify
     from tests.factories import CategoryFactory
 
     CategoryFactory(name="Films", slug="films")
@@ -346,6 +347,6 @@ def test_copies_a_patch_stores_without_reading_back_match_the_database(
             assert staff_client.patch(url, body, format="json").status_code == 200
         sql = [q["sql"] for q in queries]
         assert not [q for q in sql if q.startswith('SELECT "catalog_product"')], body
-        result = operations.verify([Product])
+        result = verify.verify([Product])
         assert result.stale == [], body
         assert result.checked >= 2, body  # the object and the staff detail

@@ -10,8 +10,8 @@ from django.conf import settings as django_settings
 from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
 
-from caching import client as cache_client
-from caching import fence, keys, topology
+from caching.store import client as cache_client
+from caching.store import fence, keys, topology
 from tests.servers import Cluster, SentinelSetup
 
 
@@ -37,11 +37,11 @@ def point_cache_at(settings, url: str) -> None:
     settings.CACHES = {
         "default": {
             **found.cache,
-            "KEY_PREFIX": django_settings.CACHE_KEY_PREFIX,
-            "TIMEOUT": django_settings.CACHE_TTL,
+            "KEY_PREFIX": django_settings.CACHING["PREFIX"],
+            "TIMEOUT": django_settings.CACHING["TTL"],
         }
     }
-    settings.CACHE_SHARDS = found.shards
+    settings.CACHING = {**settings.CACHING, "SHARDS": found.shards}
     settings.REDIS_URL = url
     cache_client.breaker.reset()
     redis = cache_client.connection()

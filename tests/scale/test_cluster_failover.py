@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from redis.crc import key_slot
 
-from caching import keys
+from caching.store import keys
 from catalog.models import Product
 from tests.factories import ProductFactory
 from tests.scale.conftest import point_cache_at
@@ -165,7 +165,7 @@ def test_each_primary_killed_in_turn_costs_only_its_shards(
         assert result.healthy_share == 1.0, result.summary()
         assert result.ok_to_hit < 5.0, result.summary()
     # every key this app wrote starts with the prefix, on every node
-    prefix = settings.CACHE_KEY_PREFIX + ":"
+    prefix = settings.CACHING["PREFIX"] + ":"
     written = [
         key
         for node in primaries(cluster)

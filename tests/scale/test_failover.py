@@ -5,7 +5,7 @@ Redis replicates asynchronously: a primary can acknowledge an invalidation stamp
 and die before its replica has it. The deterministic version of that loss is
 built here by pausing the replica (SIGSTOP) while the write is acknowledged, then
 killing the primary: the promoted replica holds the old entry and not the stamp
-that voids it. Served as is, that entry would be stale; the fence (caching.fence)
+that voids it. Served as is, that entry would be stale; the fence (caching.store.fence)
 must turn it into a miss.
 """
 
@@ -17,7 +17,8 @@ import time
 import pytest
 from redis.crc import key_slot
 
-from caching import keys, operations
+from caching.ops import verify
+from caching.store import keys
 from catalog.models import Product
 from scripts import consistency
 from tests.scale.conftest import point_cache_at
@@ -89,7 +90,7 @@ def assert_stale_entry_survived(node, entry: str) -> None:
     def stamps(label: str) -> dict:
         return node.client().hgetall(keys.version_key(label, shard))
 
-    assert operations._servable(entry, raw, 0, stamps) is not None
+    assert verify._servable(entry, raw, 0, stamps) is not None
 
 
 def test_sentinel_failover_loses_a_stamp_and_serves_nothing_stale(
@@ -165,7 +166,7 @@ def test_sentinel_primary_killed_mid_run_serves_nothing_stale(
             settle_s=1.5,
             db_url=consistency.database_url(),
             redis_url=settings.REDIS_URL,
-            key_prefix=settings.CACHE_KEY_PREFIX,
+            key_prefix=settings.CACHING["PREFIX"],
         )
     finally:
         killer.join()

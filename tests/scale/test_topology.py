@@ -1,10 +1,11 @@
-"""Configuration by URL (caching.topology) and what cache_stats reports."""
+"""Configuration by URL (caching.store.topology) and what cache_stats reports."""
 
 from __future__ import annotations
 
 import pytest
 
-from caching import operations, topology
+from caching.ops import stats
+from caching.store import topology
 
 pytestmark = pytest.mark.scale
 TIMEOUTS = {"SOCKET_TIMEOUT": 0.25, "SOCKET_CONNECT_TIMEOUT": 0.25}
@@ -53,7 +54,9 @@ def test_cluster_by_url_or_variable(env, url):
     found = topology.from_env(env, url=url, options=TIMEOUTS)
     assert found.kind == topology.CLUSTER
     assert found.cache["OPTIONS"]["CLUSTER_NODES"] == [("n1", 7000), ("n2", 7001)]
-    assert found.cache["OPTIONS"]["CLIENT_CLASS"] == "caching.cluster.ClusterClient"
+    assert (
+        found.cache["OPTIONS"]["CLIENT_CLASS"] == "caching.store.cluster.ClusterClient"
+    )
     assert found.shards == 16
     assert topology.from_env({"CACHE_SHARDS": "6"}, url=url, options={}).shards == 6
 
@@ -61,6 +64,6 @@ def test_cluster_by_url_or_variable(env, url):
 @pytest.mark.django_db
 def test_cache_stats_names_the_topology_it_runs_on(on_topology, request):
     expected = request.node.callspec.params["on_topology"]
-    redis = operations.stats()["redis"]
+    redis = stats.stats()["redis"]
     assert redis["topology"] == expected
     assert redis["shards"] == (16 if expected == "cluster" else 1)

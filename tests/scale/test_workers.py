@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from caching import operations
+from caching.ops import stats
 from tests.conftest import token_client
 from tests.servers import AppServer
 
@@ -51,6 +51,6 @@ def test_workers_see_each_others_writes_and_counters_add_up(
     time.sleep(0.5)  # the access log is written after each response
     workers = {line.split()[0] for line in log.read_text().splitlines()}
     assert len(workers) >= 2, workers
-    groups = operations.stats()["groups"]["api:product-detail"]
+    groups = stats.stats()["groups"]["api:product-detail"]
     assert groups["hits"] == statuses.count("HIT")
     assert groups["misses"] == statuses.count("MISS")

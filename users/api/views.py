@@ -11,34 +11,12 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from caching import params
-from caching.api import CachedReadsMixin, cache_api_result, vary_user
-from caching.params import Param
+from caching import CachedReadsMixin, cache
 from project.throttling import LoginFailures
 from users import selectors, services
+from users.api import endpoints
 from users.api.serializers import ProfileSerializer
 from users.models import Profile
-
-PAGE_PARAMS = (
-    Param("page", params.integer(default=1, words=("last",))),
-    Param("page_size", params.integer(cap=100, default=20)),
-)
-
-
-def vary_profile_list(request, view) -> str:
-    """Staff see every email; a user sees their own row's email."""
-    return "staff" if request.user.is_staff else vary_user(request, view)
-
-
-def vary_profile_viewer(request, view) -> str:
-    """Staff, the profile's owner, or anyone else."""
-    if request.user.is_staff:
-        return "staff"
-    if request.user.is_authenticated and request.user.get_username() == view.kwargs.get(
-        "username"
-    ):
-        return "owner"
-    return "public"
 
 
 class ProfileViewSet(
@@ -61,11 +39,11 @@ class ProfileViewSet(
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "viewer": self.request.user}
 
-    @cache_api_result(vary_on=(vary_profile_list,), query=PAGE_PARAMS)
+    @cache(endpoints.profile_list)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @cache_api_result(vary_on=(vary_profile_viewer,))
+    @cache(endpoints.profile_detail)
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 
@@ -79,10 +57,10 @@ class ProfileViewSet(
         profile = selectors.profiles_visible_to(request.user).get(user=request.user)
         serializer = self.get_serializer(profile, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        services.profile_update(serializer=serializer)
-        return self._me_response(serializer.instance)
+        profile = services.profile_update(profile=profile, **serializer.validated_data)
+        return self._me_response(profile)
 
-    @cache_api_result(vary_on=(vary_user,))
+    @cache(endpoints.profile_me)
     def _me_read(self, request):
         self.fetched_object = selectors.profiles_visible_to(request.user).get(
             user=request.user

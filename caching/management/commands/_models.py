@@ -6,7 +6,7 @@ from django.apps import apps
 from django.core.management.base import CommandError
 from django.db import models
 
-from caching.operations import cached_models
+from caching.ops.warm import cached_models
 
 
 def resolve_models(label: str | None) -> list[type[models.Model]]:

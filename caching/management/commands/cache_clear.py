@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caching import conf, operations
+from caching import conf
 from caching.management.commands._models import resolve_models
+from caching.ops import clear
 
 
 class Command(BaseCommand):
@@ -19,10 +20,10 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if opts["model"]:
             (model,) = resolve_models(opts["model"])
-            removed = operations.clear(model)
+            removed = clear.clear(model)
             what = model._meta.label
         elif opts["all"]:
-            removed = operations.clear()
+            removed = clear.clear()
             what = f"every entry under '{conf.key_prefix()}:'"
         else:  # argparse enforces one of them
             raise CommandError("give --model app_label.Model or --all")

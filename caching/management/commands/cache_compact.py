@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from caching import compaction
+from caching.store import compaction
 
 
 class Command(BaseCommand):

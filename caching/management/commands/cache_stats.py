@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from caching import operations
+from caching.ops import stats as cache_stats
 
 
 def ratio(value) -> str:
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="machine-readable")
 
     def handle(self, *args, **opts):
-        stats = operations.stats()
+        stats = cache_stats.stats()
         if opts["json"]:
             self.stdout.write(json.dumps(stats, indent=2))
             return

@@ -7,8 +7,8 @@ import sys
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from caching import operations
 from caching.management.commands._models import resolve_models
+from caching.ops import verify
 
 
 class Command(BaseCommand):
@@ -25,9 +25,7 @@ class Command(BaseCommand):
         with tqdm(
             unit="objects", disable=not sys.stdout.isatty(), file=sys.stdout
         ) as bar:
-            result = operations.verify(
-                models, sample=opts["sample"], progress=bar.update
-            )
+            result = verify.verify(models, sample=opts["sample"], progress=bar.update)
         for entry in result.stale:
             self.stdout.write(f"STALE {entry.key}: {entry.diff}")
         summary = f"Checked {result.checked} cached entries: {len(result.stale)} stale."

@@ -1,4 +1,4 @@
-"""manage.py cache_warm: fill details and first list pages, with progress."""
+"""manage.py cache_warm: fill every object's entries and the declared pages."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from caching import operations
 from caching.management.commands._models import resolve_models
+from caching.ops import warm
 
 
 class Command(BaseCommand):
@@ -19,17 +19,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         total = 0
-        for model in resolve_models(opts["model"]):
+        models = resolve_models(opts["model"])
+        for model in models:
             count = model._default_manager.count()
             if sys.stdout.isatty():
                 with tqdm(
                     desc=model._meta.label, unit="entries", file=sys.stdout
                 ) as bar:
-                    stored = operations.warm([model], progress=bar.update)
+                    stored = warm.warm([model], progress=bar.update)
             else:
-                stored = operations.warm([model])
+                stored = warm.warm([model])
                 self.stdout.write(
                     f"{model._meta.label}: {count} objects, {stored} entries"
                 )
             total += stored
-        self.stdout.write(self.style.SUCCESS(f"Warmed {total} entries."))
+        pages = warm.warm_pages(models if opts["model"] else None)
+        self.stdout.write(f"pages: {pages}")
+        self.stdout.write(self.style.SUCCESS(f"Warmed {total + pages} entries."))

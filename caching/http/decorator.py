@@ -1,0 +1,149 @@
+"""
+Response caching for DRF views: ``@cache(endpoint)``.
+
+The seed's Flask decorator, made correct: the key is the path, the declared
+query parameters in canonical form (caching.http.params) and what the response
+varies on (staff or not, the user, ...), all from the endpoint's declaration
+(caching.http.endpoint); only the canonical JSON rendering of a ``200`` to
+``GET`` or ``HEAD`` is stored, with its status and content type; the entry
+carries the dependencies of what it shows, so every write that changes it makes
+it unservable. A hit is answered from the stored bytes: no queryset, serializer
+or renderer runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any
+
+from django.http import HttpResponse
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from caching.http import fastpath
+from caching.http.endpoint import ENDPOINT_ATTR, DepsOf, Endpoint, Vary
+from caching.http.params import Param
+from caching.http.responses import (
+    VARY,
+    canonical_querydict,
+    group_of,
+    is_canonical,
+    mark,
+    marked,
+    pack,
+    unpack,
+)
+from caching.orm import deps as dep
+from caching.orm.invalidation import is_dirty
+from caching.store import CacheStatus, Dep, Fill, Outcome, fetch, metrics
+
+
+def cache(endpoint: Endpoint) -> Callable[[Callable[..., Response]], Callable]:
+    """Cache the rendered result of a DRF view method, as endpoint declares.
+
+    Invalid declared parameters are a 400 that is not cached; ``X-Cache`` says
+    HIT, MISS or BYPASS.
+    """
+
+    def decorator(method: Callable[..., Response]) -> Callable[..., Any]:
+        @wraps(method)
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any):
+            if request.method not in ("GET", "HEAD") or not is_canonical(
+                request.accepted_renderer, request.accepted_media_type
+            ):
+                metrics.bypass(group_of(request, view))
+                response = method(view, request, *args, **kwargs)
+                response["X-Cache"] = CacheStatus.BYPASS.value
+                return response
+            pairs, errors = endpoint.canonical(request.query_params)
+            if errors:
+                raise ValidationError(errors)
+            # The view answers the canonical request: equal queries, equal bodies.
+            request._request.GET = canonical_querydict(pairs)  # type: ignore[assignment]
+
+            def encode(response: Any) -> Fill | None:  # the view's Response
+                if response.status_code != 200 or getattr(response, "exception", False):
+                    return None
+                response = view.finalize_response(request, response, *args, **kwargs)
+                response.render()
+                depends = (
+                    endpoint.deps(view, response)
+                    if endpoint.deps
+                    else view.get_cache_dependencies(response)
+                )
+                return Fill(
+                    pack(response.content, content_type=response["Content-Type"]),
+                    list(depends),
+                )
+
+            key = endpoint.request_key(request, view, pairs)
+            outcome: Outcome[HttpResponse] = fetch(
+                key,
+                lambda: method(view, request, *args, **kwargs),
+                encode=encode,
+                decode=unpack,
+                ttl=endpoint.ttl_seconds(),
+                usable=not is_dirty(),
+                group=group_of(request, view),
+                lookup=fastpath.handed_on(request, key),
+                computing=lambda status: mark(request, status),
+            )
+            answer = outcome.value
+            answer["X-Cache"] = outcome.status.value
+            answer["Vary"] = VARY
+            return answer
+
+        setattr(wrapper, ENDPOINT_ATTR, endpoint)  # the hit path reads it
+        return wrapper
+
+    return decorator
+
+
+def cache_api_result(
+    *,
+    ttl: int | Callable[[], int] | None = None,
+    vary_on: Sequence[Vary] = (),
+    deps: DepsOf | None = None,
+    query: Sequence[Param] = (),
+) -> Callable:
+    """Cache a DRF view method: the seed's decorator, declared in place (an
+    endpoint without a URL name: no write-through forms, no warm)."""
+    return cache(Endpoint(vary=vary_on, params=query, deps=deps, ttl=ttl))
+
+
+def vary_staff(request: Any, view: Any) -> str:
+    """Vary on whether the user is staff (staff see inactive products)."""
+    return "staff" if request.user.is_staff else "public"
+
+
+def vary_user(request: Any, view: Any) -> str:
+    """Vary on the user (for responses that show a user's own data)."""
+    user = request.user
+    return f"u{user.pk}" if user.is_authenticated else "anon"
+
+
+class CachedReadsMixin:
+    """A view whose reads use ``@cache``: dependencies taken from the object
+    fetched (details) or the model (lists); every answer to a GET says what the
+    cache did (X-Cache), errors included."""
+
+    fetched_object = None
+
+    def get_object(self):
+        self.fetched_object = super().get_object()  # type: ignore[misc]
+        return self.fetched_object
+
+    def get_cache_dependencies(self, response) -> list[Dep]:
+        if self.fetched_object is not None:
+            return dep.for_instance(self.fetched_object)
+        return dep.for_models(self.get_queryset().model)  # type: ignore[attr-defined]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(  # type: ignore[misc]
+            request, response, *args, **kwargs
+        )
+        if request.method in ("GET", "HEAD") and not response.has_header("X-Cache"):
+            response["X-Cache"] = marked(request).value
+        return response

@@ -1,0 +1,230 @@
+"""
+Invalidations that must not be lost: written to the database with the change,
+applied to Redis after commit by the writer, and otherwise by any process.
+
+A row is *stranded* when its writer could not reach Redis after the commit (or
+died before trying, which shows as age). Three things drain stranded rows, so
+that no process serves what a write made stale, whichever process wrote it:
+
+- every new Redis connection, before its first command, applies them to the
+  shards its server holds, on that connection (``apply_on_connection``, called
+  by caching.store.fence): after an outage every connection is new, so no process
+  reads before the rows are applied; on a cluster a dead node does not stop
+  the others;
+- the breaker's recovery hook, before a shard resumes after an outage;
+- a watcher thread in each server process (``start_watcher``) polls the table
+  every ``CACHE_OUTBOX_POLL`` seconds: when only the writer was cut off, the
+  others apply its rows within about one poll of its commit.
+
+Each statement here is plain SQL on a table nothing else references:
+Model.save() would run the save signals and field machinery, QuerySet.delete()
+would SELECT the rows first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from django.utils import timezone
+from redis import Redis
+
+from caching import conf, store
+from caching.models import PendingInvalidation
+from caching.store import client, keys, scripts
+
+logger = logging.getLogger("caching")
+BATCH = 500
+ABANDONED_AFTER = timedelta(seconds=5)  # a writer that died before applying
+
+
+def _table(using: str) -> str:
+    return connections[using].ops.quote_name(PendingInvalidation._meta.db_table)
+
+
+def record(wire: str, *, using: str = DEFAULT_DB_ALIAS, stranded: bool = False) -> int:
+    """Write a pending invalidation in the current transaction; return its id."""
+    ops = connections[using].ops
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_table(using)} (deps, stranded, created_at) "
+            "VALUES (%s, %s, %s) RETURNING id",
+            [wire, stranded, ops.adapt_datetimefield_value(timezone.now())],
+        )
+        return cursor.fetchone()[0]
+
+
+def _where_ids(rows: list[int]) -> tuple[str, list[int]]:
+    return f"id IN ({', '.join(['%s'] * len(rows))})", rows
+
+
+def done(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Forget pending invalidations that reached Redis."""
+    where, params = _where_ids(rows)
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_table(using)} WHERE {where}", params)
+
+
+def strand(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Mark rows whose writer could not reach Redis: anyone may apply them."""
+    where, params = _where_ids(rows)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(using)} SET stranded = %s WHERE {where}", [True, *params]
+        )
+
+
+def stranded(using: str = DEFAULT_DB_ALIAS, limit: int = BATCH) -> list[tuple]:
+    """Return (id, deps) of stranded (or abandoned) invalidations, oldest first.
+
+    Empty when the database cannot tell (no table yet, no database access here).
+    """
+    conn = connections[using]
+    opened = conn.connection is None  # e.g. a redis-py worker thread's check
+    cutoff = conn.ops.adapt_datetimefield_value(timezone.now() - ABANDONED_AFTER)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, deps FROM {_table(using)} "
+                "WHERE stranded = %s OR created_at < %s ORDER BY id LIMIT %s",
+                [True, cutoff, limit],
+            )
+            return list(cursor.fetchall())
+    except Exception:  # noqa: BLE001  (DatabaseError, or a test's DB blocker)
+        logger.debug("outbox unreadable", exc_info=True)
+        return []
+    finally:
+        if opened and not conn.in_atomic_block:
+            conn.close()  # not this thread's to keep
+
+
+def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Return whether stranded (or abandoned) invalidations wait in the outbox."""
+    return bool(stranded(using, limit=1))
+
+
+def apply_on_connection(raw: Any, shards: list[int]) -> None:
+    """Apply the stranded invalidations to these shards through a new raw
+    connection, before its first command. The rows go once every shard has
+    them (here: the connection's server holds them all)."""
+    if not shards:
+        return
+    rows = stranded()
+    if not rows:
+        return
+    wire = ";".join(deps for _, deps in rows)
+    for shard in shards:
+        raw.send_command(
+            "EVAL", scripts.INVALIDATE, 3,
+            keys.clock_key(shard), keys.stats_key(shard), keys.recent_key(shard),
+            keys.version_prefix(shard), wire, "0",
+        )  # fmt: skip
+    for _ in shards:
+        raw.read_response()
+    if len(shards) == len(keys.roots()):
+        _forget([pk for pk, _ in rows])
+    logger.info(
+        "applied %d stranded invalidations to %d shard(s) on a new connection",
+        len(rows),
+        len(shards),
+    )
+
+
+def _forget(rows: list[int], using: str = DEFAULT_DB_ALIAS) -> None:
+    conn = connections[using]
+    if conn.in_atomic_block:
+        return  # not inside someone's transaction: the watcher will
+    opened = conn.connection is None
+    try:
+        done(rows, using=using)
+    except Exception:  # noqa: BLE001  (they will be applied again: harmless)
+        logger.debug("outbox rows kept", exc_info=True)
+    finally:
+        if opened:
+            conn.close()
+
+
+def drain(
+    redis: Redis, shards: list[int] | None = None, *, using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """Apply every pending invalidation to Redis, every shard; return how many
+    were applied. Rows are forgotten once every shard has them.
+
+    ``shards``: the shards about to be used (a breaker recovering): if only
+    other shards are still unreachable (a cluster node failing over), the rows
+    stay for them and this succeeds. Otherwise the Redis error is raised; what
+    was not applied stays. Applying a row twice is harmless: stamps only go up.
+    """
+    applied = 0
+    while True:
+        try:
+            rows = list(
+                PendingInvalidation.objects.using(using).values_list("pk", "deps")[
+                    :BATCH
+                ]
+            )
+        except Exception:  # noqa: BLE001  (no table yet, or no database here)
+            logger.debug("outbox unreadable", exc_info=True)
+            return applied
+        if not rows:
+            return applied
+        try:
+            store.invalidate_wire(redis, ";".join(deps for _, deps in rows))
+        except client.ShardsUnavailable as exc:
+            if shards is None or set(shards) & set(exc.shards):
+                raise
+            return applied + len(rows)  # these shards have them; rows stay
+        done([pk for pk, _ in rows], using=using)
+        applied += len(rows)
+        logger.warning("applied %d invalidations left by a Redis outage", len(rows))
+
+
+# --- the watcher ------------------------------------------------------------------
+
+_watcher: tuple[int, threading.Thread] | None = None
+_watcher_lock = threading.Lock()
+
+
+def _watch(interval: float) -> None:
+    from caching.store import compaction
+
+    while True:
+        time.sleep(interval)
+        try:
+            close_old_connections()
+            if pending():
+                client.run(drain, force=True)
+            compaction.maybe_run()
+        except client.CacheUnavailable:
+            pass  # the breaker is open: reads bypass until a drain succeeds
+        except Exception:  # noqa: BLE001  (a database hiccup: try next time)
+            logger.exception("outbox watcher")
+
+
+def start_watcher() -> bool:
+    """Start this process's outbox watcher unless it runs; True if started.
+
+    Called on every request by the WSGI application (caching.http.wsgi): a cheap pid
+    check, so a forked worker starts its own.
+    """
+    global _watcher
+    interval = conf.outbox_poll()
+    if interval <= 0:
+        return False
+    pid = os.getpid()
+    if _watcher is not None and _watcher[0] == pid:
+        return False
+    with _watcher_lock:
+        if _watcher is not None and _watcher[0] == pid:
+            return False
+        thread = threading.Thread(
+            target=_watch, args=(interval,), name="caching-outbox", daemon=True
+        )
+        thread.start()
+        _watcher = (pid, thread)
+    return True

@@ -1,0 +1,277 @@
+"""
+The Redis connection, behind circuit breakers.
+
+django-redis owns the connection pool (and its short socket timeouts); this
+module adds what it lacks: after one failure Redis is not called again for a
+cooldown, so an outage costs each request nothing, and the state changes are
+logged once per transition rather than once per request.
+
+There is one breaker per key shard (caching.store.keys): on a Redis Cluster a dead
+primary opens the breakers of the shards it held, and the shards on the healthy
+primaries keep answering. With one Redis (or Sentinel) there is one shard, so
+one breaker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django_redis import get_redis_connection
+from redis import Redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+from redis.sentinel import SentinelConnectionPool
+
+from caching import conf
+from caching.store import keys, metrics
+
+logger = logging.getLogger("caching")
+T = TypeVar("T")
+
+
+class CacheUnavailable(Exception):
+    """Redis could not be used; the caller answers from the database."""
+
+
+class ShardsUnavailable(RedisError):
+    """Part of a multi-shard operation failed: these shards were not reached
+    (the others were: a dead cluster node costs only its own shards)."""
+
+    def __init__(self, shards: Iterable[int], cause: BaseException) -> None:
+        self.shards = sorted(set(shards))
+        self.cause = cause
+        super().__init__(f"shards {self.shards}: {type(cause).__name__}: {cause}")
+
+
+class _Draining(threading.local):
+    active = False
+
+
+_draining = _Draining()
+# Run with the connection before a shard's first call after an outage is
+# answered: the outbox drain, so no entry made stale meanwhile is served.
+# Called as hook(redis, shards): the shards coming back.
+recovery_hooks: list[Callable[[Redis, list[int]], object]] = []
+# Called with every new raw connection and the shards its server holds, before
+# its first command: the outbox applies what Redis lacks (caching.orm.outbox).
+connection_hooks: list[Callable[[Any, list[int]], object]] = []
+
+
+class CircuitBreaker:
+    """Closed: call Redis. Open: fail fast until the cooldown ends, then probe."""
+
+    def __init__(self, shard: int = 0) -> None:
+        self.shard = shard
+        self._lock = threading.Lock()
+        self.open_until = 0.0
+        self.is_open = False
+
+    def allow(self) -> bool:
+        if not self.is_open:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if now < self.open_until:
+                return False
+            # Half-open: let this one caller probe, hold the others back.
+            self.open_until = now + conf.breaker_cooldown()
+            return True
+
+    def failure(self, exc: BaseException) -> None:
+        with self._lock:
+            self.open_until = time.monotonic() + conf.breaker_cooldown()
+            if not self.is_open:
+                self.is_open = True
+                metrics.breaker_state(any_open())
+                logger.warning(
+                    "cache unavailable%s, reading from the database: %s: %s",
+                    _which(self.shard),
+                    type(exc).__name__,
+                    exc,
+                )
+
+    def recover(self, redis: Redis) -> None:
+        """Run the recovery hooks; the breaker closes only if they succeed."""
+        with draining():
+            for hook in recovery_hooks:
+                hook(redis, [self.shard])
+
+    def success(self) -> None:
+        if not self.is_open:
+            return
+        with self._lock:
+            if not self.is_open:
+                return
+            self.is_open = False
+        metrics.breaker_state(any_open())
+        logger.warning("cache available again%s", _which(self.shard))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.is_open = False
+            self.open_until = 0.0
+
+
+def _which(shard: int) -> str:
+    return f" (shard {shard})" if len(keys.roots()) > 1 else ""
+
+
+class _Breakers:
+    """One breaker per shard, made on first use (the shard count is a setting)."""
+
+    def __init__(self) -> None:
+        self._by_shard: dict[int, CircuitBreaker] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, shard: int) -> CircuitBreaker:
+        found = self._by_shard.get(shard)
+        if found is None:
+            with self._lock:
+                found = self._by_shard.setdefault(shard, CircuitBreaker(shard))
+        return found
+
+    def all(self) -> list[CircuitBreaker]:
+        return [self[shard] for shard in range(len(keys.roots()))]
+
+    def reset(self) -> None:
+        for breaker in list(self._by_shard.values()):
+            breaker.reset()
+
+
+breakers = _Breakers()
+
+
+class _AnyShard:
+    """``client.breaker``: the breakers of every shard seen as one (the admin
+    page, the tests), and shard 0's for callers that name none."""
+
+    @property
+    def is_open(self) -> bool:
+        return any_open()
+
+    def reset(self) -> None:
+        breakers.reset()
+
+    def failure(self, exc: BaseException) -> None:
+        for one in breakers.all():
+            one.failure(exc)
+
+
+breaker = _AnyShard()
+
+
+def any_open() -> bool:
+    """Return whether any shard's breaker keeps Redis out."""
+    return any(one.is_open for one in breakers.all())
+
+
+class draining:  # noqa: N801  (a context manager used like a function)
+    """Within it, new connections run no outbox check (the drain's own)."""
+
+    def __enter__(self) -> None:
+        self.was = _draining.active
+        _draining.active = True
+
+    def __exit__(self, *exc: object) -> None:
+        _draining.active = self.was
+
+
+def refresh_slots(redis: Any) -> None:
+    """On a cluster, fetch the slot map again (a shard coming back may have a
+    promoted replica for a primary): the probe then goes to the right node."""
+    if isinstance(redis, RedisCluster):
+        try:
+            redis.nodes_manager.initialize()
+        except (RedisError, RedisClusterException):
+            logger.debug("slot map not refreshed", exc_info=True)
+
+
+def _recover_reachable(redis: Redis) -> None:
+    """Before an operation over every shard: recover the open shards that can
+    be; one that cannot stays open, and must not stop the operation reaching
+    the others (a write's invalidation above all)."""
+    for each in breakers.all():
+        if each.is_open:
+            try:
+                each.recover(redis)
+            except (RedisError, RedisClusterException) as exc:
+                each.failure(exc)
+
+
+def connection() -> Redis:
+    """Return the pooled Redis client of the default cache."""
+    return get_redis_connection("default")
+
+
+def on_new_connection(raw: Any, shards: list[int]) -> None:
+    """Run the connection hooks for a new raw connection (caching.store.fence)."""
+    if _draining.active:
+        return
+    with draining():
+        for hook in connection_hooks:
+            hook(raw, shards)
+
+
+def run(
+    operation: Callable[[Redis], T],
+    *,
+    force: bool = False,
+    shard: int | None = None,
+) -> T:
+    """Run operation against Redis, or raise CacheUnavailable without waiting.
+
+    ``shard``: the one shard the operation touches (its breaker is asked and
+    told); None for an operation over several shards, which is always tried:
+    the shards it could not reach (``ShardsUnavailable``) have their breakers
+    opened. ``force`` tries Redis even while the breaker is open (invalidations:
+    a write should not skip Redis just because an earlier call failed).
+    """
+    one = breakers[shard] if shard is not None else None
+    if one is not None and not one.allow() and not force:
+        raise CacheUnavailable("circuit open")
+    try:
+        redis = connection()
+        if one is not None and one.is_open:  # drain what it missed, then answer
+            refresh_slots(redis)
+            one.recover(redis)
+        elif one is None:
+            _recover_reachable(redis)
+        result = operation(redis)
+    except ShardsUnavailable as exc:
+        for failed in exc.shards:
+            breakers[failed].failure(exc.cause)
+        raise CacheUnavailable(str(exc)) from exc
+    except (RedisError, RedisClusterException) as exc:
+        # A failure of an operation over several shards of a cluster cannot be
+        # pinned on one of them (ShardsUnavailable does that): it opens none.
+        if shard is not None or len(keys.roots()) == 1:
+            breakers[shard or 0].failure(exc)
+        raise CacheUnavailable(str(exc)) from exc
+    if one is not None:
+        one.success()
+    else:
+        for each in breakers.all():
+            each.success()
+    return result
+
+
+def topology() -> str:
+    """Return what the cache runs on: "cluster", "sentinel" or "single"."""
+    redis = connection()
+    if isinstance(redis, RedisCluster):
+        return "cluster"
+    if isinstance(redis.connection_pool, SentinelConnectionPool):
+        return "sentinel"
+    return "single"
+
+
+def ping() -> bool:
+    """Return whether Redis answers now."""
+    try:
+        return bool(run(lambda redis: redis.ping(), shard=0))
+    except CacheUnavailable:
+        return False

@@ -1,0 +1,304 @@
+"""
+Stamped entries: read, fill and fetch (cache-aside with a lease).
+
+Correctness rests on one clock per shard (caching.store.stamps). A reader that
+misses gets the clock value *before* it queries the database (``asof``) and
+fills the entry with that ``asof`` and the dependencies it found. An entry is
+served only while none of its dependencies carries a stamp greater than its
+``asof``: a write that committed after the reader's snapshot necessarily bumped
+its stamp after ``asof`` was read, so the reader's old rows can never be served
+(docs/consistency.md I1, I12, I14). The fill script checks the same condition,
+so a dead entry is not even written. Every entry is sealed (caching.store.codec).
+
+A hit is one EVALSHA; a miss is two (read with lease, fill).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from redis import Redis
+
+from caching import conf, signals
+from caching.store import client, codec, keys, metrics
+from caching.store.pipeline import ScriptCall, pipelined
+from caching.store.scripts import FILL, FILL_WRITTEN, READ, RELEASE, script
+from caching.store.stamps import Dep, encode_deps, now
+
+logger = logging.getLogger("caching")
+T = TypeVar("T")
+
+
+class CacheStatus(StrEnum):
+    HIT = "HIT"
+    MISS = "MISS"
+    BYPASS = "BYPASS"
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """What to store for a computed value: its bytes and what it depends on."""
+
+    payload: bytes
+    deps: Sequence[Dep]
+
+
+@dataclass(slots=True)
+class Lookup:
+    hit: bool
+    payload: bytes = b""
+    asof: int = 0
+    token: str = ""
+    leader: bool = False
+
+
+def jittered(ttl: int | None) -> int:
+    """Return ttl (default CACHING["TTL"]) spread by +/- the jitter fraction."""
+    base = conf.default_ttl() if ttl is None else ttl
+    spread = base * conf.ttl_jitter()
+    return max(1, round(base + random.uniform(-spread, spread)))
+
+
+def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
+    """Read an entry; on a miss return the clock and try to take the fill lease.
+
+    ``group`` (a model or an endpoint) is what the hit or miss is counted under.
+    """
+    token = secrets.token_hex(8) if lease else ""
+    lease_ms = conf.lease_ms() if lease else 0
+    shard = keys.shard_of(key)
+    script_keys = [
+        key,
+        keys.lease_key(key),
+        keys.clock_key(shard),
+        keys.stats_key(shard),
+        keys.floor_key(shard),
+    ]
+    args: list[Any] = [keys.version_prefix(shard), token or "-", lease_ms, group]
+
+    def op(redis: Redis) -> list:
+        return script(redis, READ)(keys=script_keys, args=args, client=redis)
+
+    reply = client.run(op, shard=shard)
+    if reply[0] == 1:
+        body = codec.unseal(key, reply[2].decode(), reply[3], reply[1])
+        if body is None:
+            # Not written by this app (or edited since): never served, loaded.
+            logger.warning("cache entry with a bad seal, dropped: %s", key)
+            client.run(lambda redis: redis.delete(key), shard=shard)
+            return read(key, lease=lease, group="")
+        found = Lookup(hit=True, payload=body, asof=int(reply[2]))
+    else:
+        found = Lookup(
+            hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2])
+        )
+    if signals.cache_read.receivers:
+        signals.cache_read.send(read, key=key, group=group, hit=found.hit)
+    return found
+
+
+def fill_args(
+    key: str, asof: int, value: Fill, ttl: int | None, token: str, group: str
+):
+    """Return (keys, args) of the FILL script (for pipelines too)."""
+    shard = keys.shard_of(key)
+    wire = encode_deps(value.deps)
+    return (
+        [key, keys.lease_key(key), keys.stats_key(shard), keys.floor_key(shard)],
+        [
+            keys.version_prefix(shard),
+            asof,
+            wire,
+            codec.seal(key, asof, wire, value.payload),
+            jittered(ttl),
+            token,
+            group,
+        ],
+    )
+
+
+def fill(
+    key: str,
+    asof: int,
+    value: Fill,
+    *,
+    ttl: int | None,
+    token: str = "",
+    group: str = "",
+) -> bool:
+    """Store value unless a dependency was invalidated after asof."""
+    script_keys, args = fill_args(key, asof, value, ttl, token, group)
+
+    def op(redis: Redis) -> int:
+        return script(redis, FILL)(keys=script_keys, args=args, client=redis)
+
+    stored = bool(client.run(op, shard=keys.shard_of(key)))
+    if signals.cache_filled.receivers:
+        signals.cache_filled.send(fill, key=key, stored=stored, written=False)
+    return stored
+
+
+def fill_many(
+    entries: list[tuple[str, Fill]],
+    asof: int | Sequence[int],
+    *,
+    ttl: int | None = None,
+) -> int:
+    """Store many entries in one pipelined round trip; return how many stored.
+
+    ``asof`` is one clock value, or one per shard (``now_all()``).
+    """
+    calls = []
+    for key, value in entries:
+        stamp = asof if isinstance(asof, int) else asof[keys.shard_of(key)]
+        calls.append((FILL, *fill_args(key, stamp, value, ttl, "", "")))
+    if not calls:
+        return 0
+    results = client.run(lambda redis: pipelined(redis, calls))
+    if signals.cache_filled.receivers:
+        for (key, _), stored in zip(entries, results, strict=True):
+            signals.cache_filled.send(fill, key=key, stored=bool(stored), written=True)
+    return sum(results)
+
+
+def release(key: str, token: str) -> None:
+    """Give up a fill lease (the leader failed to compute)."""
+    with contextlib.suppress(client.CacheUnavailable):  # else it expires by itself
+        client.run(
+            lambda redis: script(redis, RELEASE)(
+                keys=[keys.lease_key(key)], args=[token], client=redis
+            ),
+            shard=keys.shard_of(key),
+        )
+
+
+def fill_written(
+    entries: list[tuple[str, Fill]], base: int, own: int, *, ttl: int | None = None
+) -> bool:
+    """Store entries built from a copy read as of base plus the caller's own
+    write, which it stamped own; one pipelined round trip. Returns whether all
+    were stored (else another write touched them since base: read back)."""
+    calls: list[ScriptCall] = []
+    for key, value in entries:
+        shard = keys.shard_of(key)
+        wire = encode_deps(value.deps)
+        calls.append(
+            (
+                FILL_WRITTEN,
+                [key, keys.floor_key(shard)],
+                [
+                    keys.version_prefix(shard),
+                    base,
+                    own,
+                    wire,
+                    codec.seal(key, own, wire, value.payload),
+                    jittered(ttl),
+                ],
+            )  # fmt: skip
+        )
+    results = client.run(lambda redis: pipelined(redis, calls))
+    if signals.cache_filled.receivers:
+        for (key, _), stored in zip(entries, results, strict=True):
+            signals.cache_filled.send(fill, key=key, stored=bool(stored), written=True)
+    return all(results)
+
+
+# Test hooks: called between the database read and the fill, to force the
+# interleavings of docs/consistency.md deterministically. Empty in production.
+before_fill: list[Callable[[str], None]] = []
+
+
+@dataclass(slots=True)
+class Outcome(Generic[T]):
+    value: T
+    status: CacheStatus
+    # The clock value the value is fresh as of (None: the cache was bypassed):
+    # it reflects every write stamped at or before it.
+    asof: int | None = None
+
+
+def _wait_for_leader(key: str) -> Lookup:  # polls are not counted
+    """Poll while another process fills key; bounded by CACHE_LEASE_WAIT_MS."""
+    deadline = time.monotonic() + conf.lease_wait_ms() / 1000
+    delay = 0.002
+    lookup = Lookup(hit=False)
+    while time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+        lookup = read(key)
+        if lookup.hit or lookup.leader:
+            return lookup
+    return lookup
+
+
+def fetch(
+    key: str,
+    compute: Callable[[], T],
+    *,
+    encode: Callable[[T], Fill | None],
+    decode: Callable[[bytes], T],
+    ttl: int | None = None,
+    usable: bool = True,
+    group: str = "",
+    lookup: Lookup | None = None,
+    computing: Callable[[CacheStatus], object] = lambda status: None,
+) -> Outcome[T]:
+    """Return the cached value of key, computing and filling it on a miss.
+
+    One caller per missing key computes (the lease holder); the others wait a
+    bounded time for its fill, then compute themselves rather than fail.
+    ``lookup`` is a read of key already made for this request. ``computing``
+    is told, before compute runs, whether this is a MISS or a BYPASS (compute
+    may raise: a 404 still says what the cache did).
+    """
+    if not usable or not conf.enabled():
+        metrics.bypass(group)
+        computing(CacheStatus.BYPASS)
+        return Outcome(compute(), CacheStatus.BYPASS)
+    try:
+        if lookup is None:  # else: read already (caching.http.fastpath)
+            lookup = read(key, group=group)
+        if not lookup.hit and not lookup.leader:
+            lookup = _wait_for_leader(key)
+    except client.CacheUnavailable:
+        metrics.bypass(group)
+        computing(CacheStatus.BYPASS)
+        return Outcome(compute(), CacheStatus.BYPASS)
+    if lookup.hit:
+        logger.debug("cache event=hit key=%s group=%s", key, group)
+        return Outcome(decode(lookup.payload), CacheStatus.HIT, lookup.asof)
+
+    computing(CacheStatus.MISS)
+    try:
+        value = compute()
+    except BaseException:
+        if lookup.leader:
+            release(key, lookup.token)
+        raise
+    stored = encode(value)
+    for hook in before_fill:
+        hook(key)
+    try:
+        # The naive mode stamps the fill after the read: the textbook race.
+        asof = now(keys.shard_of(key)) if conf.naive_fill() else lookup.asof
+        if stored is not None:
+            filled = fill(key, asof, stored, ttl=ttl, token=lookup.token, group=group)
+            logger.debug(
+                "cache event=%s key=%s group=%s",
+                "fill" if filled else "fill_conflict",
+                key,
+                group,
+            )
+        elif lookup.leader:
+            release(key, lookup.token)
+    except client.CacheUnavailable:
+        pass
+    return Outcome(value, CacheStatus.MISS, lookup.asof)

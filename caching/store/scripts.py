@@ -1,0 +1,206 @@
+"""
+The Lua scripts of the stamped store, and their registration (EVALSHA).
+
+Each script touches one entry together with the clock, floor, stamps and
+counters it is checked against, all in one hash slot (caching.store.keys), so a
+hit, a fill or an invalidation of one shard is one atomic round trip.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from redis.cluster import RedisCluster
+from redis.commands.core import Script
+
+# The clock starts from the server's time in microseconds, so that it never goes
+# backwards across a Redis restart that lost it: an asof taken before the
+# restart stays below every stamp written after it.
+CLOCK_INIT = """
+local function clock_now(key)
+  local now = redis.call('GET', key)
+  if not now then
+    local t = redis.call('TIME')
+    now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    redis.call('SET', key, now, 'NX')
+    now = redis.call('GET', key)
+  end
+  return now
+end
+-- own (optional): a stamp that counts as fresh, the writer's own (FILL_WRITTEN)
+local function deps_fresh(vprefix, deps, asof, own)
+  for label, field in string.gmatch(deps, '([^;|]+)|([^;]+)') do
+    local stamp = redis.call('HGET', vprefix .. label, field)
+    if stamp and stamp ~= own and tonumber(stamp) > asof then return false end
+  end
+  return true
+end
+"""
+
+# KEYS: entry, lease, clock, stats, floor. ARGV: version prefix, lease token,
+# lease ms, stats group ('' = do not count). Returns {1, payload, entry's asof,
+# its deps} on a hit (asof and deps as stored: the payload's seal covers them),
+# else {0, asof, is_leader}. Counting here keeps a hit at one round
+# trip. The floor is set after a failover (caching.store.fence): entries filled before
+# it are dead.
+READ = (
+    CLOCK_INIT
+    + """
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local nl1 = string.find(raw, '\\n', 1, true)
+  local nl2 = string.find(raw, '\\n', nl1 + 1, true)
+  local asof = tonumber(string.sub(raw, 1, nl1 - 1))
+  if asof >= tonumber(redis.call('GET', KEYS[5]) or 0)
+     and deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
+    if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
+    return {1, string.sub(raw, nl2 + 1), string.sub(raw, 1, nl1 - 1),
+            string.sub(raw, nl1 + 1, nl2 - 1)}
+  end
+end
+if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'miss:' .. ARGV[4], 1) end
+local now = clock_now(KEYS[3])
+local leader = 0
+if tonumber(ARGV[3]) > 0 then
+  if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then leader = 1 end
+end
+return {0, now, leader}
+"""
+)
+
+# KEYS: entry, lease, stats, floor. ARGV: version prefix, asof, deps, payload,
+# ttl, token, stats group. Returns 1 when stored, 0 when a dependency changed
+# after asof (a "fill conflict": the read overlapped a write) or asof is below
+# the floor.
+FILL = (
+    CLOCK_INIT
+    + """
+local stored = 0
+local asof = tonumber(ARGV[2])
+if asof >= tonumber(redis.call('GET', KEYS[4]) or 0)
+   and deps_fresh(ARGV[1], ARGV[3], asof) then
+  redis.call('SET', KEYS[1], ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4],
+             'EX', ARGV[5])
+  stored = 1
+elseif ARGV[7] ~= '' then
+  redis.call('HINCRBY', KEYS[3], 'conflict:' .. ARGV[7], 1)
+end
+if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then
+  redis.call('DEL', KEYS[2])
+end
+return stored
+"""
+)
+
+# KEYS: clock, stats, recent, then the changed objects' own entries in this
+# shard (deleted: the seed's DEL). ARGV: version prefix, deps, count ('1': count
+# the invalidation and keep it among the last 50 for the admin page, done in
+# shard 0 only). Returns {the new clock, the greatest stamp it replaced on a
+# row}: a write-through fill from the written row needs to know that no other
+# write stamped the row since the row was read (FILL_WRITTEN).
+INVALIDATE = (
+    CLOCK_INIT
+    + """
+clock_now(KEYS[1])
+local now = redis.call('INCR', KEYS[1])
+local seen = {}
+local replaced = 0
+for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
+  if field ~= '#' and field ~= '*' then
+    local old = tonumber(redis.call('HGET', ARGV[1] .. label, field) or 0)
+    if old > replaced then replaced = old end
+  end
+  redis.call('HSET', ARGV[1] .. label, field, now)
+  if ARGV[3] == '1' and not seen[label] then
+    seen[label] = true
+    redis.call('HINCRBY', KEYS[2], 'inval:' .. label, 1)
+  end
+end
+if #KEYS > 3 then redis.call('UNLINK', unpack(KEYS, 4)) end
+if ARGV[3] == '1' then
+  local t = redis.call('TIME')
+  redis.call('LPUSH', KEYS[3], t[1] .. ' ' .. string.sub(ARGV[2], 1, 200))
+  redis.call('LTRIM', KEYS[3], 0, 49)
+end
+return {now, string.format('%.0f', replaced)}
+"""
+)
+
+# KEYS: clock, floor, ticks. ARGV: horizon in microseconds. Compaction, step 1:
+# record when the clock had its current value (ticks: clock value -> the first
+# server time it was seen), then raise the floor to the clock value of the
+# latest tick older than the horizon. An entry whose asof is below that value
+# was read before that tick, so longer ago than the horizon (the longest TTL
+# and a margin): the floor kills only entries that have expired. Returns the
+# floor.
+RAISE_FLOOR = (
+    CLOCK_INIT
+    + """
+local t = redis.call('TIME')
+local wall = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', wall), clock_now(KEYS[1]))
+local cutoff = string.format('%.0f', wall - tonumber(ARGV[1]))
+local floor = tonumber(redis.call('GET', KEYS[2]) or 0)
+local old = redis.call('ZREVRANGEBYSCORE', KEYS[3], cutoff, '-inf',
+                       'WITHSCORES', 'LIMIT', 0, 1)
+if #old == 0 then return string.format('%.0f', floor) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. old[2])
+if tonumber(old[1]) > floor then
+  floor = tonumber(old[1])
+  redis.call('SET', KEYS[2], string.format('%.0f', floor))
+end
+return string.format('%.0f', floor)
+"""
+)
+
+# KEYS: a stamp hash, floor. ARGV: fields. Compaction, step 2: drop the fields
+# whose stamp is at most the floor. Every entry such a stamp voids has an asof
+# below it, so below the floor: dead without it. Returns how many went.
+COMPACT = """
+local floor = tonumber(redis.call('GET', KEYS[2]) or 0)
+local removed = 0
+for i = 1, #ARGV do
+  local stamp = redis.call('HGET', KEYS[1], ARGV[i])
+  if stamp and tonumber(stamp) <= floor then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed
+"""
+
+# KEYS: entry, floor. ARGV: version prefix, base, own stamp, deps, payload, ttl.
+# Write-through without reading the row back ("compare versions", I6): the value
+# is a copy read as of base plus the writer's own change, stamped own. Stored as
+# of own only if base is not below the floor and no dependency carries a stamp
+# newer than base other than own. Returns 1 when stored.
+FILL_WRITTEN = (
+    CLOCK_INIT
+    + """
+local base = tonumber(ARGV[2])
+if base < tonumber(redis.call('GET', KEYS[2]) or 0)
+   or not deps_fresh(ARGV[1], ARGV[4], base, ARGV[3]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3] .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5],
+           'EX', ARGV[6])
+return 1
+"""
+)
+
+# KEYS: clock. Returns the clock (for write-through fills).
+NOW = CLOCK_INIT + "return clock_now(KEYS[1])"
+
+# KEYS: lease. ARGV: token.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_registered: dict[str, Script] = {}
+
+
+def script(redis: Redis | RedisCluster, source: str) -> Script:
+    script = _registered.get(source)
+    if script is None:
+        script = _registered[source] = redis.register_script(source)
+    return script
