@@ -1,10 +1,10 @@
-# make run | make test | make lint | make bench  (see README.md)
+# make run | make test | make lint | make bench | make wheel  (see README.md)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate bench
+.PHONY: install run test lint format migrate bench wheel
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,3 +39,8 @@ test: install lint
 
 bench: install
 	$(PY) -m bench.run
+
+# The caching package as a wheel, for other projects (docs/adopting.md).
+wheel: install
+	$(PY) -m pip wheel --no-deps --no-build-isolation --quiet -w dist .
+	rm -rf build *.egg-info

@@ -1,4 +1,4 @@
-"""The durable outbox of invalidations (CONSISTENCY-NOTES I4)."""
+"""The durable outbox of invalidations (docs/consistency.md I4)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ is logged with ``time.monotonic_ns()`` (one clock for all processes on the
 machine). A read is stale when a write with a higher version was acknowledged
 before the read began.
 
-Used by tests/caching/test_consistency.py (short) and scripts/soak.py (long).
+Used by tests/integration/test_consistency.py (short) and scripts/soak.py (long).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ is validated and put in the one form that can change the answer: a page size
 above the cap is the cap, a minimum price of 5.001234 is 5.01 (prices have two
 places), the default page is no page at all. Two requests that must get the
 same answer get the same key; a hostile client cannot multiply keys with
-spellings of one query (CONTRACT 4.9, 4.12). Unknown parameters are dropped; a
+spellings of one query (docs/contract.md §4.9, 4.12). Unknown parameters are dropped; a
 parameter given twice is refused (the view would read only one of them).
 
 The view then answers the canonical request (``caching.http.decorator`` replaces the

@@ -7,7 +7,7 @@ same request.
 A response is cached only in its canonical rendering: DRF's JSONRenderer with no
 media-type parameter that changes the bytes (``indent``). Any other negotiated
 variant (the browsable API, ``indent``, a media type DRF would refuse with a
-406) is neither stored nor answered from the cache (CONTRACT 4.11).
+406) is neither stored nor answered from the cache (docs/contract.md §4.11).
 """
 
 from __future__ import annotations

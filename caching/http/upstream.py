@@ -6,7 +6,7 @@ upstream that is slow, rate-limited or failing.
         "rates",
         fetch=fetch_rates,                  # calls the upstream; raises on failure
         ttl=lambda: settings.RATES_TTL,     # fetched at most once per ttl
-        dumps=Rates.to_json, loads=Rates.from_json,
+        dumps=Rates.to_json, loads=Rates.from_json,   # default: JSON values
     )
     rates.get()                             # cached, or fetched now
 
@@ -53,8 +53,8 @@ class Upstream(Generic[T]):
         *,
         fetch: Callable[[], T],
         ttl: float | Callable[[], float],
-        dumps: Callable[[T], str],
-        loads: Callable[[str], T],
+        dumps: Callable[[T], str] = json.dumps,
+        loads: Callable[[str], T] = json.loads,
         keep: float = 7 * 86400,
         wait: float = 5.0,
         errors: tuple[type[BaseException], ...] = (Exception,),

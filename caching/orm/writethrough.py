@@ -1,7 +1,7 @@
 """
 Write-through: after a write commits, put the fresh object in the cache.
 
-Order is the point (the seed's caveat, CONSISTENCY-NOTES I6/I7): nothing is
+Order is the point (the seed's caveat, docs/consistency.md I6/I7): nothing is
 written to Redis before the database commits, so a failed or rolled-back write
 leaves the cache untouched. After commit the invalidation runs first (it was
 queued by the write's signals), then this refill: it takes an ``asof`` from the

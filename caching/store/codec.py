@@ -1,5 +1,5 @@
 """
-What goes into an entry, and what may come out of one (CONTRACT 4.13).
+What goes into an entry, and what may come out of one (docs/contract.md §4.13).
 
 - ``seal``/``unseal``: every entry carries a keyed BLAKE2b tag over its key,
   asof, dependencies and body, with a key derived from ``SECRET_KEY``. An entry

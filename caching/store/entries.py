@@ -226,7 +226,7 @@ class Outcome(Generic[T]):
 
 
 def _wait_for_leader(key: str) -> Lookup:  # polls are not counted
-    """Poll while another process fills key; bounded by CACHE_LEASE_WAIT_MS."""
+    """Poll while another process fills key; bounded by CACHING["LEASE_WAIT_MS"]."""
     deadline = time.monotonic() + conf.lease_wait_ms() / 1000
     delay = 0.002
     lookup = Lookup(hit=False)

@@ -24,7 +24,7 @@ and safe, and hashed otherwise, so a key never exceeds a few hundred bytes.
 
 Shards (Redis Cluster). Every Lua script touches an entry together with the
 clock, stamps and counters it is checked against, so in a cluster they must
-share a hash slot. With ``CACHE_SHARDS`` = N > 1 the keys are split into N
+share a hash slot. With ``CACHING["SHARDS"]`` = N > 1 the keys are split into N
 shards; shard i's keys all start with ``{prefix}:{i.j}``: the prefix first, as
 for every key of this app, then the hash tag (the first ``{...}`` of a key is
 its hash tag), j chosen so that shard i lands in the i-th Nth of the slot

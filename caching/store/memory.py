@@ -1,6 +1,6 @@
 """
 Redis's memory policy, checked: eviction may take entries, never the metadata
-that keeps reads correct (CONTRACT 4.12).
+that keeps reads correct (docs/contract.md §4.12).
 
 Entries, leases, rate counters and job locks have a TTL; the clock, floor,
 ticks, origin, stamp hashes and counters have none. So the policy to run with is

@@ -77,7 +77,6 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     permission_classes = [IsStaffOrReadOnly]
     filterset_class = ProductFilter
     lookup_value_regex = r"[0-9]+"  # an id: anything else is a 404
-    read_asof: int | None = None  # of the product a write read (get_object)
 
     def get_queryset(self):
         return selectors.product_list(user=self.request.user)
@@ -85,21 +84,6 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     def filter_queryset(self, queryset):
         # List filters do not narrow one product (nor its cache key, query=()).
         return queryset if self.detail else super().filter_queryset(queryset)
-
-    def get_object(self):
-        if self.action not in {"update", "partial_update"}:
-            return super().get_object()
-        # A write reads the row it changes through the object cache (a selector),
-        # and the service stores that copy, changed, if nothing else wrote it.
-        try:
-            product, self.read_asof = selectors.product_for_update(
-                pk=int(self.kwargs["pk"]), user=self.request.user
-            )
-        except Product.DoesNotExist:
-            raise NotFound() from None
-        self.check_object_permissions(self.request, product)
-        self.fetched_object = product
-        return product
 
     @cache(endpoints.product_list)
     def list(self, request, *args, **kwargs):
@@ -112,17 +96,30 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.instance = services.product_create(**serializer.validated_data)
 
-    def perform_update(self, serializer):
+    def update(self, request, *args, **kwargs):
+        """PUT and PATCH: the product is read through the object cache (a
+        selector), and the service stores that copy, changed, unless another
+        write touched it since (write-through without reading the row back)."""
         try:
-            serializer.instance = services.product_update(
-                product=serializer.instance,
-                read_asof=self.read_asof,
-                **serializer.validated_data,
+            product, read_asof = selectors.product_for_update(
+                pk=int(kwargs["pk"]), user=request.user
+            )
+        except Product.DoesNotExist:
+            raise NotFound() from None
+        self.check_object_permissions(request, product)
+        serializer = self.get_serializer(
+            product, data=request.data, partial=kwargs.get("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        try:
+            product = services.product_update(
+                product=product, read_asof=read_asof, **serializer.validated_data
             )
         except DatabaseError:  # an update of no row: deleted since it was read?
-            if Product.objects.uncached().filter(pk=serializer.instance.pk).exists():
+            if Product.objects.uncached().filter(pk=product.pk).exists():
                 raise
             raise NotFound() from None
+        return Response(self.get_serializer(product).data)
 
     def perform_destroy(self, instance):
         services.product_delete(product=instance)

@@ -15,13 +15,13 @@ from django.core.management import call_command
 from caching import store
 from caching.orm import deps as dep
 from caching.store import Fill, compaction, keys, scripts
-from catalog.models import Product
+from tests.caching.testapp.models import Book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HORIZON = 0.05  # seconds: time-compressed; entries live 300 s
 
 
-def stamp_fields(redis, model=Product) -> int:
+def stamp_fields(redis, model=Book) -> int:
     return sum(
         redis.hlen(keys.version_key(model, shard)) for shard in range(len(keys.roots()))
     )
@@ -33,43 +33,43 @@ def compact_after_horizon() -> compaction.Compacted:
     return compaction.compact(horizon=HORIZON)  # that tick is past the horizon
 
 
-def test_an_entry_voided_by_a_compacted_stamp_stays_dead(product, redis):
-    key = keys.object_key(Product, product.pk)
-    Product.objects.get_cached(pk=product.pk)
+def test_an_entry_voided_by_a_compacted_stamp_stays_dead(book, redis):
+    key = keys.object_key(Book, book.pk)
+    Book.objects.get_cached(pk=book.pk)
     old = redis.get(key)
-    Product.objects.filter(pk=product.pk).update(name="Changed")
+    Book.objects.filter(pk=book.pk).update(name="Changed")
     assert redis.get(key) is None  # the DEL
     redis.set(key, old, ex=300)  # as if the DEL had been lost (an outage)
     assert not store.read(key, lease=False).hit  # voided by the row's stamp
     result = compact_after_horizon()
     assert result.removed > 0
-    assert not redis.hexists(keys.version_key(Product, keys.shard_of(key)), product.pk)
+    assert not redis.hexists(keys.version_key(Book, keys.shard_of(key)), book.pk)
     assert not store.read(key, lease=False).hit  # dead by the floor instead
-    assert Product.objects.get_cached(pk=product.pk).name == "Changed"
+    assert Book.objects.get_cached(pk=book.pk).name == "Changed"
 
 
-def test_a_fill_from_before_the_floor_is_refused(product):
-    key = keys.object_key(Product, product.pk)
+def test_a_fill_from_before_the_floor_is_refused(book):
+    key = keys.object_key(Book, book.pk)
     asof = store.now(keys.shard_of(key))
-    store.stamp([dep.table("catalog.tag")])  # the clock moves on
+    store.stamp([dep.table("testapp.label")])  # the clock moves on
     compact_after_horizon()
-    assert not store.fill(key, asof, Fill(b"old", [dep.row(Product, 1)]), ttl=60)
+    assert not store.fill(key, asof, Fill(b"old", [dep.row(Book, 1)]), ttl=60)
     assert store.fill(key, store.now(keys.shard_of(key)), Fill(b"new", []), ttl=60)
 
 
-def test_fresh_entries_and_recent_stamps_survive(product, redis):
-    key = keys.object_key(Product, product.pk)
-    Product.objects.filter(pk=product.pk).update(name="Recent")
-    Product.objects.get_cached(pk=product.pk)
+def test_fresh_entries_and_recent_stamps_survive(book, redis):
+    key = keys.object_key(Book, book.pk)
+    Book.objects.filter(pk=book.pk).update(name="Recent")
+    Book.objects.get_cached(pk=book.pk)
     compaction.compact(horizon=3600)
-    assert redis.hexists(keys.version_key(Product, keys.shard_of(key)), product.pk)
+    assert redis.hexists(keys.version_key(Book, keys.shard_of(key)), book.pk)
     assert store.read(key, lease=False).hit
 
 
 def test_stamp_hashes_stay_bounded_over_100000_create_delete_cycles(redis):
     """Time-compressed: 100,000 rows created and deleted (two stamps each, in
     pipelined batches of 2,000), a compaction after each batch."""
-    label = "catalog.product"
+    label = "testapp.book"
     most = 0
     for batch in range(50):
         first = batch * 2_000
@@ -101,8 +101,8 @@ def test_the_compaction_job_runs_once_across_processes(redis, settings):
     assert redis.pttl(keys.job_key("compact")) > 50_000
 
 
-def test_cache_compact_command(product, redis):
-    Product.objects.filter(pk=product.pk).update(name="Old news")
+def test_cache_compact_command(book, redis):
+    Book.objects.filter(pk=book.pk).update(name="Old news")
     call_command("cache_compact", "--horizon", "0")  # the first tick
     time.sleep(0.01)
     out = io.StringIO()

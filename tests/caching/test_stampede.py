@@ -16,21 +16,21 @@ from django.db.backends.signals import connection_created
 
 from caching import store
 from caching.orm import deps as dep
-from catalog.models import Product
-from tests.factories import ProductFactory
+from tests.caching.testapp.factories import BookFactory
+from tests.caching.testapp.models import Book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class ProductQueries:
-    """Count SQL statements that read the product table, on every connection."""
+class BookQueries:
+    """Count SQL statements that read the book table, on every connection."""
 
     def __init__(self) -> None:
         self.count = 0
         self.lock = threading.Lock()
 
     def __call__(self, execute, sql, params, many, context):
-        if Product._meta.db_table in sql and sql.lstrip().upper().startswith("SELECT"):
+        if Book._meta.db_table in sql and sql.lstrip().upper().startswith("SELECT"):
             with self.lock:
                 self.count += 1
         return execute(sql, params, many, context)
@@ -41,8 +41,8 @@ class ProductQueries:
 
 
 @pytest.fixture
-def product_queries():
-    counter = ProductQueries()
+def book_queries():
+    counter = BookQueries()
     connection_created.connect(counter.install)
     for conn in connections.all(initialized_only=True):
         counter.install(connection=conn)
@@ -53,18 +53,18 @@ def product_queries():
             conn.execute_wrappers.remove(counter)
 
 
-def test_fifty_concurrent_misses_query_once(live_server, product_queries, settings):
+def test_fifty_concurrent_misses_query_once(live_server, book_queries, settings):
     # Followers wait for the leader, not fall back to the database.
     settings.CACHING = {**settings.CACHING, "LEASE_WAIT_MS": 10_000}
-    ProductFactory.create_batch(30)
-    url = f"{live_server.url}/api/products/?ordering=-price&page=1"
+    BookFactory.create_batch(30)
+    url = f"{live_server.url}/testapp/books/?ordering=-price&page=1"
     with httpx.Client() as client:
         assert client.get(url).headers["X-Cache"] == "MISS"
-    queries_per_miss = product_queries.count
+    queries_per_miss = book_queries.count
     assert queries_per_miss >= 1
 
-    store.stamp(dep.for_models(Product))  # a write made the hot page stale
-    product_queries.count = 0
+    store.stamp(dep.for_models(Book))  # a write made the hot page stale
+    book_queries.count = 0
     barrier = threading.Barrier(50)
 
     def fetch(_):
@@ -78,4 +78,4 @@ def test_fifty_concurrent_misses_query_once(live_server, product_queries, settin
     assert {status for status, _, _ in results} == {200}
     assert len({body for _, _, body in results}) == 1
     assert sorted(cache for _, cache, _ in results).count("MISS") == 1
-    assert product_queries.count == queries_per_miss
+    assert book_queries.count == queries_per_miss

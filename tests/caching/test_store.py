@@ -15,7 +15,7 @@ import pytest
 from caching import store
 from caching.orm import deps as dep
 from caching.store import CacheStatus, Fill, keys
-from catalog.models import Product
+from tests.caching.testapp.models import Book
 from tests.hooks import queued_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,53 +28,49 @@ def pause_before_fill():
         yield queue
 
 
-def test_reader_that_read_before_a_write_cannot_fill_old_rows(
-    pause_before_fill, product
-):
+def test_reader_that_read_before_a_write_cannot_fill_old_rows(pause_before_fill, book):
     """I1: miss, read v1; writer commits v2 and invalidates; the v1 fill is refused."""
     pause_before_fill(
-        lambda: Product.objects.filter(pk=product.pk).update(price=Decimal("2"))
+        lambda: Book.objects.filter(pk=book.pk).update(price=Decimal("2"))
     )
-    stale_read = Product.objects.cached().filter(pk=product.pk)
+    stale_read = Book.objects.cached().filter(pk=book.pk)
     assert [p.price for p in stale_read] == [
         Decimal("12.50")
     ]  # it overlapped the write
-    fresh = Product.objects.cached().filter(pk=product.pk)
+    fresh = Book.objects.cached().filter(pk=book.pk)
     assert [p.price for p in fresh] == [Decimal("2.00")]
     assert fresh.cache_status == CacheStatus.MISS
 
 
-def test_object_reader_cannot_fill_after_a_related_row_changed(
-    pause_before_fill, product
-):
-    """I12: the category is found by the read; its rename still voids the fill."""
-    category = product.category
+def test_object_reader_cannot_fill_after_a_related_row_changed(pause_before_fill, book):
+    """I12: the shelf is found by the read; its rename still voids the fill."""
+    shelf = book.shelf
 
     def rename():
-        category.name = "Renamed"
-        category.save()
+        shelf.name = "Renamed"
+        shelf.save()
 
     pause_before_fill(rename)
-    assert Product.objects.get_cached(pk=product.pk).category.name == "Books"
-    assert Product.objects.get_cached(pk=product.pk).category.name == "Renamed"
+    assert Book.objects.get_cached(pk=book.pk).shelf.name == "Books"
+    assert Book.objects.get_cached(pk=book.pk).shelf.name == "Renamed"
 
 
-def test_api_reader_cannot_fill_an_old_detail(pause_before_fill, api_client, product):
-    pause_before_fill(lambda: Product.objects.filter(pk=product.pk).update(name="New"))
-    assert api_client.get(f"/api/products/{product.pk}/").json()["name"] == "Dune"
-    response = api_client.get(f"/api/products/{product.pk}/")
+def test_api_reader_cannot_fill_an_old_detail(pause_before_fill, api_client, book):
+    pause_before_fill(lambda: Book.objects.filter(pk=book.pk).update(name="New"))
+    assert api_client.get(f"/testapp/books/{book.pk}/").json()["name"] == "Dune"
+    response = api_client.get(f"/testapp/books/{book.pk}/")
     assert response["X-Cache"] == "MISS"
     assert response.json()["name"] == "New"
 
 
-def test_late_write_through_fill_cannot_overwrite_a_newer_write(product):
+def test_late_write_through_fill_cannot_overwrite_a_newer_write(book):
     """I6: refills landing out of order: the older one is refused."""
-    key = keys.object_key(Product, product.pk)
+    key = keys.object_key(Book, book.pk)
     old_asof = store.now(keys.shard_of(key))
-    Product.objects.update_through(product, price=Decimal("30.00"))
-    late = Fill(b"old bytes", dep.for_instance(product))
+    Book.objects.update_through(book, price=Decimal("30.00"))
+    late = Fill(b"old bytes", dep.for_instance(book))
     assert store.fill(key, old_asof, late, ttl=60) is False
-    assert Product.objects.get_cached(pk=product.pk).price == Decimal("30.00")
+    assert Book.objects.get_cached(pk=book.pk).price == Decimal("30.00")
 
 
 def test_entry_outlives_no_invalidation_even_when_stamps_are_written_later(redis):

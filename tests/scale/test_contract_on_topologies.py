@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.caching.test_api_cache import *  # noqa: F403
-from tests.caching.test_commands import *  # noqa: F403
-from tests.caching.test_consistency import *  # noqa: F403
+from tests.caching.conftest import *  # noqa: F403  (book, shelf, label)
 from tests.caching.test_querysets import *  # noqa: F403
 from tests.caching.test_store import *  # noqa: F403
+from tests.integration.test_api_cache import *  # noqa: F403
+from tests.integration.test_commands import *  # noqa: F403
+from tests.integration.test_consistency import *  # noqa: F403
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.scale]
 

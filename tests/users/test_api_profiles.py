@@ -73,3 +73,12 @@ def test_me_rejects_bad_fields(user_client):
 
 def test_profiles_are_read_only_over_the_api(staff_client, user):
     assert staff_client.delete("/api/profiles/alice/").status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changing_a_user_refreshes_their_profile(user):
+    profile = Profile.objects.get(user=user)
+    assert Profile.objects.get_cached(pk=profile.pk).user.email == "alice@example.com"
+    user.email = "alice@new.example"
+    user.save()
+    assert Profile.objects.get_cached(pk=profile.pk).user.email == "alice@new.example"

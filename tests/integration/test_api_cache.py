@@ -39,21 +39,19 @@ CACHEABLE = [
 
 @pytest.mark.parametrize("url", CACHEABLE)
 def test_cacheable_gets_miss_then_hit_without_queries(
-    api_client, django_assert_num_queries, product, user, url
+    api_client, cache_events, product, user, url
 ):
     assert api_client.get(url)["X-Cache"] == "MISS"
-    with django_assert_num_queries(0):
+    with cache_events.expect(queries=0, hits=1, misses=0):
         response = api_client.get(url)
     assert response["X-Cache"] == "HIT"
     assert response.status_code == 200
 
 
-def test_product_detail_hit_runs_no_query(
-    api_client, django_assert_num_queries, product
-):
+def test_product_detail_hit_runs_no_query(api_client, cache_events, product):
     url = f"/api/products/{product.pk}/"
     get_twice(api_client, url)
-    with django_assert_num_queries(0):
+    with cache_events.expect(queries=0, hits=1):
         assert api_client.get(url).json()["name"] == "Dune"
 
 
