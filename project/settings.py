@@ -110,6 +110,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Response-only, so above the cache: hits get the header too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # ETags (stored in each entry, so a hit is not hashed) and 304s for
+    # If-None-Match, above the hit path: a 304 costs what a hit costs.
+    "caching.http.conditional.ConditionalGet",
     # Cache hits are answered here, before sessions, CSRF, auth and URL
     # resolution run (caching.http.fastpath); everything else goes on down.
     "caching.http.fastpath.ServeCachedHits",

@@ -95,6 +95,13 @@ class Endpoint:
     def ttl_seconds(self) -> int | None:
         return self.ttl() if callable(self.ttl) else self.ttl
 
+    @property
+    def cache_control(self) -> str:
+        """``private`` where the answer depends on who asks; ``no-cache`` (store,
+        but revalidate every time) otherwise: invalidation here is immediate,
+        and a max-age would let shared caches undo it."""
+        return "private" if self.vary else "no-cache"
+
     def warm_path(self) -> str | None:
         """Return the path cache_warm fetches, if it is to warm this endpoint."""
         if not self.warm or self.url_name is None:

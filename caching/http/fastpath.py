@@ -157,6 +157,7 @@ def serve_hit(request: HttpRequest) -> HttpResponse | None:
     response = unpack(lookup.payload)
     response["X-Cache"] = CacheStatus.HIT.value
     response["Allow"] = route.allow
+    response["Cache-Control"] = route.endpoint.cache_control
     return response
 
 

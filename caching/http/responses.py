@@ -12,13 +12,14 @@ variant (the browsable API, ``indent``, a media type DRF would refuse with a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Protocol
 
 from django.http import Http404, HttpResponse, QueryDict
-from django.utils.http import parse_header_parameters
+from django.utils.http import parse_header_parameters, quote_etag
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -81,17 +82,30 @@ def negotiates_canonical(
     return is_canonical(renderer, media_type)
 
 
+def etag_of(body: bytes) -> str:
+    """Return the ETag of a body: Django's own (ConditionalGetMiddleware's
+    md5 of the content), so an answer from the cache, from the view, or from a
+    variant the cache bypasses carries the same ETag for the same bytes."""
+    return quote_etag(hashlib.md5(body, usedforsecurity=False).hexdigest())
+
+
 def pack(body: bytes, *, status: int = 200, content_type: str = JSON) -> bytes:
-    """Return the stored form of a response: a one-line header, then the body."""
-    return f"{status} {content_type}\n".encode() + body
+    """Return the stored form of a response: a one-line header (status, ETag,
+    content type), then the body. The ETag is computed once, at the fill."""
+    return f"{status} {etag_of(body)} {content_type}\n".encode() + body
 
 
 def unpack(payload: bytes) -> HttpResponse:
     """Return the response stored by pack()."""
     header, _, body = payload.partition(b"\n")
-    status, content_type = header.decode().split(" ", 1)
+    status, rest = header.decode().split(" ", 1)
+    if rest.startswith('"'):
+        etag, content_type = rest.split(" ", 1)
+    else:  # an entry stored before entries carried their ETag
+        etag, content_type = etag_of(body), rest
     response = HttpResponse(body, status=int(status), content_type=content_type)
     response["Content-Length"] = len(body)
+    response["ETag"] = etag
     response["Vary"] = VARY
     return response
 

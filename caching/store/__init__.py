@@ -19,6 +19,7 @@ from caching.store.entries import (
     fill_written,
     jittered,
     read,
+    read_many,
     release,
 )
 from caching.store.pipeline import ScriptCall, pipelined
@@ -52,6 +53,7 @@ __all__ = [
     "now_all",
     "pipelined",
     "read",
+    "read_many",
     "release",
     "stamp",
 ]

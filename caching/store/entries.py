@@ -87,21 +87,49 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
     def op(redis: Redis) -> list:
         return script(redis, READ)(keys=script_keys, args=args, client=redis)
 
-    reply = client.run(op, shard=shard)
-    if reply[0] == 1:
-        body = codec.unseal(key, reply[2].decode(), reply[3], reply[1])
-        if body is None:
-            # Not written by this app (or edited since): never served, loaded.
-            logger.warning("cache entry with a bad seal, dropped: %s", key)
-            client.run(lambda redis: redis.delete(key), shard=shard)
-            return read(key, lease=lease, group="")
-        found = Lookup(hit=True, payload=body, asof=int(reply[2]))
-    else:
-        found = Lookup(
-            hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2])
-        )
+    found = _lookup(key, client.run(op, shard=shard), token)
+    if found is None:  # a bad seal, dropped: read again
+        return read(key, lease=lease, group="")
     if signals.cache_read.receivers:
         signals.cache_read.send(read, key=key, group=group, hit=found.hit)
+    return found
+
+
+def _lookup(key: str, reply: list, token: str) -> Lookup | None:
+    """Return the Lookup of a READ reply; None for an entry with a bad seal
+    (not written by this app, or edited since: never served, never loaded),
+    which is deleted."""
+    if reply[0] != 1:
+        return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
+    body = codec.unseal(key, reply[2].decode(), reply[3], reply[1])
+    if body is None:
+        logger.warning("cache entry with a bad seal, dropped: %s", key)
+        client.run(lambda redis: redis.delete(key), shard=keys.shard_of(key))
+        return None
+    return Lookup(hit=True, payload=body, asof=int(reply[2]))
+
+
+def read_many(entry_keys: Sequence[str], *, group: str = "") -> list[Lookup]:
+    """Read many entries in one pipelined round trip, without leases (a caller
+    missing some loads them all in one query). A miss carries the clock of its
+    key's shard, taken before the caller queries: the asof of its fill."""
+    calls: list[ScriptCall] = []
+    for key in entry_keys:
+        shard = keys.shard_of(key)
+        script_keys = [key, keys.lease_key(key), keys.clock_key(shard),
+                       keys.stats_key(shard), keys.floor_key(shard)]  # fmt: skip
+        calls.append((READ, script_keys, [keys.version_prefix(shard), "-", 0, group]))
+    if not calls:
+        return []
+    replies = client.run(lambda redis: pipelined(redis, calls))
+    found = []
+    for key, reply in zip(entry_keys, replies, strict=True):
+        lookup = _lookup(key, reply, "")
+        if lookup is None:  # a bad seal: a miss as of the clock now
+            lookup = Lookup(hit=False, asof=now(keys.shard_of(key)))
+        found.append(lookup)
+        if signals.cache_read.receivers:
+            signals.cache_read.send(read, key=key, group=group, hit=lookup.hit)
     return found
 
 
@@ -148,24 +176,34 @@ def fill(
 
 def fill_many(
     entries: list[tuple[str, Fill]],
-    asof: int | Sequence[int],
+    asof: int | Sequence[int] | dict[str, int],
     *,
     ttl: int | None = None,
+    written: bool = True,
+    group: str = "",
 ) -> int:
     """Store many entries in one pipelined round trip; return how many stored.
 
-    ``asof`` is one clock value, or one per shard (``now_all()``).
+    ``asof`` is one clock value, one per shard (``now_all()``), or one per key
+    (from ``read_many``). ``written``: a write-through refill, not a miss's.
     """
     calls = []
     for key, value in entries:
-        stamp = asof if isinstance(asof, int) else asof[keys.shard_of(key)]
-        calls.append((FILL, *fill_args(key, stamp, value, ttl, "", "")))
+        if isinstance(asof, int):
+            stamp = asof
+        elif isinstance(asof, dict):
+            stamp = asof[key]
+        else:
+            stamp = asof[keys.shard_of(key)]
+        calls.append((FILL, *fill_args(key, stamp, value, ttl, "", group)))
     if not calls:
         return 0
     results = client.run(lambda redis: pipelined(redis, calls))
     if signals.cache_filled.receivers:
         for (key, _), stored in zip(entries, results, strict=True):
-            signals.cache_filled.send(fill, key=key, stored=bool(stored), written=True)
+            signals.cache_filled.send(
+                fill, key=key, stored=bool(stored), written=written
+            )
     return sum(results)
 
 

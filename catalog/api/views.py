@@ -87,7 +87,9 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
 
     @cache(endpoints.product_list)
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        # On a response miss: the page's ids from a cached query, the products
+        # from their own entries (caching's ORM tier).
+        return self.list_from_entries(request)
 
     @cache(endpoints.product_detail)
     def retrieve(self, request, *args, **kwargs):

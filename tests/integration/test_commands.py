@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from io import StringIO
 
+import httpx
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -36,6 +37,18 @@ def test_cache_warm_makes_details_and_first_pages_hits(api_client, product, user
     ):
         assert api_client.get(url)["X-Cache"] == "HIT", url
     assert Product.objects.get_cached(pk=product.pk).name == "Dune"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_cache_warm_warms_the_address_clients_use(live_server, product, user, host):
+    """Whatever Host a client sends (make run prints 127.0.0.1:PORT), the first
+    list page after cache_warm is a hit: pages are keyed and linked without
+    the host (their links come from PUBLIC_URL)."""
+    command("cache_warm")
+    port = live_server.url.rsplit(":", 1)[1]
+    for path in ("/api/products/", "/api/profiles/", "/api/catalog/stats/"):
+        response = httpx.get(f"http://{host}:{port}{path}")
+        assert response.headers["X-Cache"] == "HIT", (host, path)
 
 
 def test_cache_warm_one_model(api_client, product, user):

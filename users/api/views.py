@@ -41,7 +41,7 @@ class ProfileViewSet(
 
     @cache(endpoints.profile_list)
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return self.list_from_entries(request)  # ids, then per-object entries
 
     @cache(endpoints.profile_detail)
     def retrieve(self, request, *args, **kwargs):

@@ -1,0 +1,150 @@
+"""
+Lists from two tiers (issue 14): on a response miss, the product and profile
+lists read the page's ids from a cached query and the objects from their own
+entries (get_many_cached). A write to one product costs the next list miss
+that product, not the page; and neither new fill can store what a concurrent
+write made old (docs/consistency.md I1, forced here for each).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from caching import store
+from caching.store import keys
+from catalog.models import Product
+from tests.factories import ProductFactory
+from tests.hooks import queued_at
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIST = "/api/products/?ordering=price"
+
+
+@pytest.fixture
+def catalog(category, tag):
+    return ProductFactory.create_batch(
+        20, category=category, tags=[tag], price=Decimal("5.00")
+    )
+
+
+@pytest.fixture
+def pause_before_fill():
+    with queued_at(store.before_fill) as queue:
+        yield queue
+
+
+def names(response) -> list[str]:
+    return [p["name"] for p in response.json()["results"]]
+
+
+def test_a_cold_list_fills_the_ids_and_every_object(api_client, cache_events, catalog):
+    with cache_events.expect(misses=22):  # the response, the ids, 20 products
+        assert api_client.get(LIST)["X-Cache"] == "MISS"
+    for product in catalog:
+        with cache_events.expect(queries=0, hits=1):
+            Product.objects.get_cached(pk=product.pk)
+
+
+def test_after_a_patch_a_list_miss_runs_one_query(
+    api_client, staff_client, cache_events, catalog
+):
+    api_client.get(LIST)
+    changed = catalog[3]
+    staff_client.patch(f"/api/products/{changed.pk}/", {"name": "New"}, format="json")
+    with cache_events.expect(queries=1, misses=2, hits=20, fills=2):
+        response = api_client.get(LIST)  # the ids query; products from entries
+    assert response["X-Cache"] == "MISS"
+    assert "New" in names(response)
+
+
+def test_after_an_orm_update_only_the_changed_product_is_loaded(
+    api_client, cache_events, catalog, django_assert_num_queries
+):
+    api_client.get(LIST)
+    changed = catalog[7]
+    Product.objects.filter(pk=changed.pk).update(name="Updated")
+    cache_events.clear()
+    # ids, then the one product with its category, then its tags
+    with django_assert_num_queries(3):
+        response = api_client.get(LIST)
+    assert "Updated" in names(response)
+    assert len(cache_events.hits) == 19
+
+
+def test_the_list_is_what_the_database_says_with_the_cache_off(
+    api_client, catalog, settings
+):
+    api_client.get(LIST)
+    Product.objects.filter(pk=catalog[0].pk).update(price=Decimal("1.00"))
+    cached = api_client.get(LIST)
+    settings.CACHING = {**settings.CACHING, "ENABLED": False}
+    fresh = api_client.get(LIST)
+    assert fresh["X-Cache"] == "BYPASS"
+    assert cached.content == fresh.content
+
+
+def test_an_id_list_read_before_an_insert_is_not_filled(
+    api_client, pause_before_fill, catalog, category
+):
+    """I1 for the id query: it read 20 ids, a product was inserted before its
+    fill; the fill is refused, and the next list has 21."""
+    pause_before_fill(lambda: ProductFactory(category=category, price=Decimal("1")))
+    assert api_client.get(LIST).json()["count"] == 20
+    again = api_client.get(LIST)
+    assert again["X-Cache"] == "MISS"
+    assert again.json()["count"] == 21
+
+
+def test_an_object_loaded_before_a_write_is_not_filled(api_client, catalog):
+    """I1 for fetch-many: the page's products were loaded, one was renamed
+    before their fill; its entry is refused, the others are stored."""
+    api_client.get(LIST)
+    first = catalog[0]
+    key = keys.object_key(Product, first.pk)
+    Product.objects.filter(pk=first.pk).update(name="Loaded")  # its entry goes
+    writes = [lambda: Product.objects.filter(pk=first.pk).update(name="Later")]
+
+    def write_before_its_fill(filling: str) -> None:
+        if filling == key and writes:
+            writes.pop()()
+
+    store.before_fill.append(write_before_its_fill)
+    try:
+        assert "Loaded" in names(api_client.get(LIST))  # overlapped the write
+    finally:
+        store.before_fill.remove(write_before_its_fill)
+    assert not writes
+    assert Product.objects.get_cached(pk=first.pk).name == "Later"
+    assert "Later" in names(api_client.get(LIST))
+
+
+def test_a_category_rename_makes_only_its_products_entries_unservable(
+    api_client, cache_events, catalog, category
+):
+    other = ProductFactory(price=Decimal("9.00"))  # another category
+    Product.objects.get_cached(pk=other.pk)
+    api_client.get(LIST)
+    category.name = "Renamed"
+    category.save()
+    cache_events.clear()
+    response = api_client.get(LIST)
+    assert {p["category"]["name"] for p in response.json()["results"][:20]} == {
+        "Renamed"
+    }
+    with cache_events.expect(queries=0, hits=1):
+        Product.objects.get_cached(pk=other.pk)
+
+
+def test_the_profile_list_reads_profiles_from_their_entries(
+    api_client, cache_events, user, other_user, django_assert_num_queries
+):
+    api_client.get("/api/profiles/")
+    other_user.email = "other@new.example"
+    other_user.save()
+    cache_events.clear()
+    response = api_client.get("/api/profiles/")
+    assert response["X-Cache"] == "MISS"
+    assert len(cache_events.hits) >= 1  # the unchanged profile, from its entry
