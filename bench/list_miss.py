@@ -54,7 +54,7 @@ def main() -> None:
 
     two_tiers = ProductViewSet.list_from_entries
 
-    def one_tier(self, request):  # the list as DRF builds it, from the database
+    def one_tier(self, request, items=None):  # as DRF builds it, from the database
         return viewsets.ModelViewSet.list(self, request)
 
     modes = {"two tiers": two_tiers, "one tier (before)": one_tier}

@@ -33,8 +33,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-MODES = ("cached", "uncached", "ceiling")
-PORTS = {"cached": 8101, "uncached": 8102}
+# ceiling: a constant body through this project's stack; django-constant: the
+# same body from plain Django (bench/plain_django.py), the yardstick outside.
+MODES = ("cached", "uncached", "ceiling", "django-constant")
+PORTS = {"cached": 8101, "uncached": 8102, "django-constant": 8103}
 
 
 def log(message: str) -> None:
@@ -145,15 +147,20 @@ def start_server(env: dict, mode: str) -> subprocess.Popen:
         "CACHE_ENABLED": "1" if mode == "cached" else "0",
         "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / f"prometheus-{port}"),
     }
+    app = "project.wsgi:application"
+    if mode == "django-constant":
+        server_env["DJANGO_SETTINGS_MODULE"] = "bench.plain_django"
+        app = "bench.plain_django:application"
     proc = subprocess.Popen(
-        [str(Path(PYTHON).parent / "gunicorn"), "project.wsgi:application",
+        [str(Path(PYTHON).parent / "gunicorn"), app,
          "-c", "project/gunicorn_conf.py"],
         cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health/").status_code == 200:
+            health = "/bench/constant/" if mode == "django-constant" else "/api/health/"
+            if httpx.get(f"http://127.0.0.1:{port}{health}").status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -185,7 +192,7 @@ def run_wrk(url: str, paths: Path, seconds: int, token: str, auth_all: bool) -> 
 
 
 def costs(env: dict, mode: str, paths: Path, token: str, auth_all: bool) -> dict:
-    if mode == "ceiling":
+    if mode in ("ceiling", "django-constant"):
         return {"sql_per_request": 0.0, "redis_round_trips_per_request": 0.0,
                 "microseconds_per_request": 0.0}  # fmt: skip
     args = [PYTHON, "-m", "bench.costs", str(paths), "--token", token]
@@ -271,7 +278,8 @@ def main() -> int:
             for name in workloads:
                 for mode in MODES:
                     port = PORTS["cached" if mode == "ceiling" else mode]
-                    paths = ceiling_files[name] if mode == "ceiling" else files[name]
+                    constant = mode in ("ceiling", "django-constant")
+                    paths = ceiling_files[name] if constant else files[name]
                     url = f"http://127.0.0.1:{port}"
                     if mode == "cached":
                         prime(port, workloads[name], token, auth[name])
@@ -313,19 +321,18 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
         f"{rounds} rounds round-robin over workloads and modes; medians.",
         "",
         "| workload | mode | req/s | p50 ms | p99 ms | non-2xx | SQL/req "
-        "| Redis RT/req | µs/req in-process | cached/uncached | cached/ceiling |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Redis RT/req | µs/req in-process | cached/uncached | cached/ceiling "
+        "| cached/django-constant |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in results:
         for mode in MODES:
-            ratio_u = ratio_c = ""
+            ratio_u = ratio_c = ratio_d = ""
             if mode == "cached":
-                ratio_u = (
-                    f"{med(name, 'cached', 'rps') / med(name, 'uncached', 'rps'):.2f}x"
-                )
-                ratio_c = (
-                    f"{med(name, 'cached', 'rps') / med(name, 'ceiling', 'rps'):.2f}x"
-                )
+                rps = med(name, "cached", "rps")
+                ratio_u = f"{rps / med(name, 'uncached', 'rps'):.2f}x"
+                ratio_c = f"{rps / med(name, 'ceiling', 'rps'):.2f}x"
+                ratio_d = f"{rps / med(name, 'django-constant', 'rps'):.2f}x"
             cost = per_request[name][mode]
             rows.append(
                 f"| {name} | {mode} | {med(name, mode, 'rps'):.0f} | "
@@ -334,7 +341,7 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
                 f"{cost['sql_per_request']:.2f} | "
                 f"{cost['redis_round_trips_per_request']:.2f} | "
                 f"{cost.get('microseconds_per_request', 0):.0f} | "
-                f"{ratio_u} | {ratio_c} |"
+                f"{ratio_u} | {ratio_c} | {ratio_d} |"
             )
     w1, w4 = med("W1", "cached", "rps"), med("W4", "cached", "rps")
     w2, w6 = med("W2", "cached", "rps"), med("W6", "cached", "rps")

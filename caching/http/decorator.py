@@ -22,7 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from caching.http import fastpath
+from caching.http import fastpath, fragments
 from caching.http.endpoint import ENDPOINT_ATTR, DepsOf, Endpoint, Vary
 from caching.http.params import Param
 from caching.http.responses import (
@@ -37,6 +37,7 @@ from caching.http.responses import (
 )
 from caching.orm import deps as dep
 from caching.orm.invalidation import is_dirty
+from caching.orm.pages import IdPages
 from caching.store import CacheStatus, Dep, Fill, Outcome, fetch, metrics
 
 
@@ -137,18 +138,36 @@ class CachedReadsMixin:
         self.fetched_object = super().get_object()  # type: ignore[misc]
         return self.fetched_object
 
-    def list_from_entries(self, request: Request) -> Response:
-        """A list answered from the ORM tier, under the response tier: the ids
-        of the filtered, ordered list (a cached query, stale after any write to
-        a table it reads), then the page's objects from their own entries
-        (``get_many_cached``: one round trip, one query for those missing).
-        A write to one object costs the next list miss one row, not a page."""
+    def list_from_entries(
+        self, request: Request, items: Endpoint | None = None
+    ) -> Response:
+        """A list answered from the ORM tier, under the response tier: the
+        page's ids and the list's length (cached queries, stale after any
+        write to a table they read: ``IdPages``), then the page's objects from
+        their own entries (``get_many_cached``: one round trip, one query for
+        those missing). With ``items``, the endpoint of the objects' details,
+        the page is assembled from their stored detail bodies instead
+        (caching.http.fragments). A write to one object costs the next list
+        miss that object, not a page."""
         view: Any = self
         queryset = view.filter_queryset(view.get_queryset())
-        ids = list(
-            queryset.prefetch_related(None).cached().values_list("pk", flat=True)
-        )
+        paginator = view.paginator
+        ids: list[Any] | IdPages
+        if paginator is None:
+            ids = list(
+                queryset.prefetch_related(None).cached().values_list("pk", flat=True)
+            )
+        else:
+            ids = IdPages(queryset)
         page = view.paginate_queryset(ids)
+        if (
+            items is not None
+            and page is not None
+            and is_canonical(request.accepted_renderer, request.accepted_media_type)
+        ):  # the page from its items' detail entries, nothing serialized
+            bodies = fragments.detail_bodies(items, page, request, view)
+            envelope = view.get_paginated_response(fragments.PLACEHOLDER)
+            return fragments.page_response(envelope, bodies)
         objects = queryset.model._default_manager.get_many_cached(
             ids if page is None else page
         )

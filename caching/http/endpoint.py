@@ -147,7 +147,7 @@ class Endpoint:
                 callable(v.values) for v in self.vary
             ):
                 return []
-            obj = _PkOnly(pk)
+            obj = PkOnly(pk)
         path = self.path_of(obj)
         if path is None:
             return []
@@ -188,7 +188,7 @@ def _loaded_attribute(obj: Any, name: str) -> Any:
 
 
 @dataclass(frozen=True)
-class _PkOnly:
+class PkOnly:
     pk: Any
 
 

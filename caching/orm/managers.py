@@ -115,6 +115,24 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         ]
         return dep.for_tables(tables) + dep.for_models(self.model, *related)
 
+    def count_cached(self) -> int:
+        """Return ``count()`` of this queryset, read through the cache (stale
+        after any write to a table the query reads)."""
+        try:
+            sql, params = self.query.sql_with_params()
+        except EmptyResultSet:
+            return 0
+        outcome = store.fetch(
+            keys.query_key(self.model, "count:" + sql, params),
+            lambda: self.uncached().count(),
+            encode=lambda n: Fill(str(n).encode(), self._query_deps(sql)),
+            decode=int,
+            ttl=self._cache_ttl,
+            usable=not is_dirty(self.db),
+            group=f"orm:{keys.label(self.model)}",
+        )
+        return outcome.value
+
     def get_cached(self, **lookup: Any) -> M:
         """Return the one object matching lookup, from the cache when fresh."""
         return self.get_cached_as_of(**lookup)[0]

@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -108,31 +109,64 @@ def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
     return bool(stranded(using, limit=1))
 
 
+# The shards each pending row has reached through this process. A row waits in
+# the outbox until every shard has it; meanwhile it is sent to the others only:
+# stamping a shard again would void every entry filled there since (each retry
+# of a breaker, each new connection of a pool). A shard whose server changed
+# (failover, restart) needs nothing sent before: the fence's floor refuses
+# every entry older than the new server, and newer entries read the write.
+_applied: dict[int, set[int]] = {}
+
+
+def _owed(rows: list[tuple], shards: Iterable[int]) -> dict[frozenset[int], list]:
+    """Group rows by the shards (of those given) they have not reached yet."""
+    groups: dict[frozenset[int], list] = {}
+    for row in rows:
+        owed = frozenset(set(shards) - _applied.get(row[0], set()))
+        if owed:
+            groups.setdefault(owed, []).append(row)
+    return groups
+
+
+def _reached(rows: list[tuple], shards: Iterable[int]) -> None:
+    for pk, _ in rows:
+        _applied.setdefault(pk, set()).update(shards)
+    if len(_applied) > 100_000:
+        _applied.clear()  # bounded; sending a row again is harmless
+
+
 def apply_on_connection(raw: Any, shards: list[int]) -> None:
-    """Apply the stranded invalidations to these shards through a new raw
-    connection, before its first command. The rows go once every shard has
-    them (here: the connection's server holds them all)."""
+    """Apply the stranded invalidations these shards have not had to them,
+    through a new raw connection, before its first command. The rows go once
+    every shard has them (here: the connection's server holds them all)."""
     if not shards:
         return
     rows = stranded()
     if not rows:
         return
-    wire = ";".join(deps for _, deps in rows)
+    sent = []
     for shard in shards:
+        todo = [row for row in rows if shard not in _applied.get(row[0], set())]
+        if not todo:
+            continue
         raw.send_command(
             "EVAL", scripts.INVALIDATE, 3,
             keys.clock_key(shard), keys.stats_key(shard), keys.recent_key(shard),
-            keys.version_prefix(shard), wire, "0",
+            keys.version_prefix(shard), ";".join(deps for _, deps in todo), "0",
         )  # fmt: skip
-    for _ in shards:
+        sent.append((shard, todo))
+    for _ in sent:
         raw.read_response()
+    for shard, todo in sent:
+        _reached(todo, [shard])
     if len(shards) == len(keys.roots()):
         _forget([pk for pk, _ in rows])
-    logger.info(
-        "applied %d stranded invalidations to %d shard(s) on a new connection",
-        len(rows),
-        len(shards),
-    )
+    if sent:
+        logger.info(
+            "applied %d stranded invalidations to %d shard(s) on a new connection",
+            len(rows),
+            len(sent),
+        )
 
 
 def _forget(rows: list[int], using: str = DEFAULT_DB_ALIAS) -> None:
@@ -173,13 +207,27 @@ def drain(
             return applied
         if not rows:
             return applied
-        try:
-            store.invalidate_wire(redis, ";".join(deps for _, deps in rows))
-        except client.ShardsUnavailable as exc:
-            if shards is None or set(shards) & set(exc.shards):
-                raise
+        every = range(len(keys.roots()))
+        failed: set[int] = set()
+        cause: BaseException | None = None
+        for owed, group in _owed(rows, every).items():
+            try:
+                store.invalidate_wire(
+                    redis, ";".join(deps for _, deps in group), shards=owed
+                )
+            except client.ShardsUnavailable as exc:
+                failed |= set(exc.shards)
+                cause = exc.cause
+                _reached(group, owed - set(exc.shards))
+            else:
+                _reached(group, owed)
+        if failed:
+            if shards is None or set(shards) & failed:
+                raise client.ShardsUnavailable(failed, cause or RuntimeError())
             return applied + len(rows)  # these shards have them; rows stay
         done([pk for pk, _ in rows], using=using)
+        for pk, _ in rows:
+            _applied.pop(pk, None)
         applied += len(rows)
         logger.warning("applied %d invalidations left by a Redis outage", len(rows))
 

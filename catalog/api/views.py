@@ -87,9 +87,9 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
 
     @cache(endpoints.product_list)
     def list(self, request, *args, **kwargs):
-        # On a response miss: the page's ids from a cached query, the products
-        # from their own entries (caching's ORM tier).
-        return self.list_from_entries(request)
+        # On a response miss: the page's ids from cached queries, the products
+        # from their detail entries (caching's ORM tier, Russian-doll).
+        return self.list_from_entries(request, items=endpoints.product_detail)
 
     @cache(endpoints.product_detail)
     def retrieve(self, request, *args, **kwargs):

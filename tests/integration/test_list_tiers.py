@@ -1,9 +1,11 @@
 """
-Lists from two tiers (issue 14): on a response miss, the product and profile
-lists read the page's ids from a cached query and the objects from their own
-entries (get_many_cached). A write to one product costs the next list miss
-that product, not the page; and neither new fill can store what a concurrent
-write made old (docs/consistency.md I1, forced here for each).
+Lists from two tiers (issue 14): on a response miss, the product list reads
+the list's length and the page's ids from cached queries and the products'
+bodies from their detail entries (caching.http.fragments); the profile list
+reads profiles from their object entries (get_many_cached). A write to one
+product costs the next list miss that product, not the page; and no new fill
+can store what a concurrent write made old (docs/consistency.md I1, forced
+here for each).
 """
 
 from __future__ import annotations
@@ -40,22 +42,28 @@ def names(response) -> list[str]:
     return [p["name"] for p in response.json()["results"]]
 
 
-def test_a_cold_list_fills_the_ids_and_every_object(api_client, cache_events, catalog):
-    with cache_events.expect(misses=22):  # the response, the ids, 20 products
+def detail(product) -> str:
+    return f"/api/products/{product.pk}/"
+
+
+def test_a_cold_list_fills_its_ids_and_every_detail(api_client, cache_events, catalog):
+    # the response, the count, the page's ids, twenty details
+    with cache_events.expect(misses=23, fills=23):
         assert api_client.get(LIST)["X-Cache"] == "MISS"
     for product in catalog:
         with cache_events.expect(queries=0, hits=1):
-            Product.objects.get_cached(pk=product.pk)
+            assert api_client.get(detail(product))["X-Cache"] == "HIT"
 
 
-def test_after_a_patch_a_list_miss_runs_one_query(
+def test_after_a_patch_a_list_miss_reads_ids_and_twenty_entries(
     api_client, staff_client, cache_events, catalog
 ):
     api_client.get(LIST)
     changed = catalog[3]
-    staff_client.patch(f"/api/products/{changed.pk}/", {"name": "New"}, format="json")
-    with cache_events.expect(queries=1, misses=2, hits=20, fills=2):
-        response = api_client.get(LIST)  # the ids query; products from entries
+    staff_client.patch(detail(changed), {"name": "New"}, format="json")
+    # the count and the page's ids; the bodies from the details PATCH refilled
+    with cache_events.expect(queries=2, misses=3, hits=20, fills=3):
+        response = api_client.get(LIST)
     assert response["X-Cache"] == "MISS"
     assert "New" in names(response)
 
@@ -67,11 +75,23 @@ def test_after_an_orm_update_only_the_changed_product_is_loaded(
     changed = catalog[7]
     Product.objects.filter(pk=changed.pk).update(name="Updated")
     cache_events.clear()
-    # ids, then the one product with its category, then its tags
-    with django_assert_num_queries(3):
+    # count, ids, then the one product with its category, then its tags
+    with django_assert_num_queries(4):
         response = api_client.get(LIST)
     assert "Updated" in names(response)
     assert len(cache_events.hits) == 19
+
+
+def test_staff_and_public_pages_use_their_own_details(
+    api_client, staff_client, catalog
+):
+    hidden = catalog[0]
+    Product.objects.filter(pk=hidden.pk).update(is_active=False)
+    assert hidden.pk not in [p["id"] for p in api_client.get(LIST).json()["results"]]
+    staff_page = staff_client.get(LIST).json()["results"]
+    assert hidden.pk in [p["id"] for p in staff_page]
+    assert api_client.get(detail(hidden)).status_code == 404
+    assert staff_client.get(detail(hidden))["X-Cache"] == "HIT"
 
 
 def test_the_list_is_what_the_database_says_with_the_cache_off(
@@ -98,13 +118,13 @@ def test_an_id_list_read_before_an_insert_is_not_filled(
     assert again.json()["count"] == 21
 
 
-def test_an_object_loaded_before_a_write_is_not_filled(api_client, catalog):
-    """I1 for fetch-many: the page's products were loaded, one was renamed
-    before their fill; its entry is refused, the others are stored."""
+def test_a_detail_rendered_before_a_write_is_not_filled(api_client, catalog):
+    """I1 for the fragments: the page's products were loaded and rendered, one
+    was renamed before their fill; its detail is refused, the others stored."""
     api_client.get(LIST)
     first = catalog[0]
-    key = keys.object_key(Product, first.pk)
-    Product.objects.filter(pk=first.pk).update(name="Loaded")  # its entry goes
+    key = keys.response_key(detail(first), "public")
+    Product.objects.filter(pk=first.pk).update(name="Loaded")  # its entries go
     writes = [lambda: Product.objects.filter(pk=first.pk).update(name="Later")]
 
     def write_before_its_fill(filling: str) -> None:
@@ -117,25 +137,44 @@ def test_an_object_loaded_before_a_write_is_not_filled(api_client, catalog):
     finally:
         store.before_fill.remove(write_before_its_fill)
     assert not writes
-    assert Product.objects.get_cached(pk=first.pk).name == "Later"
+    again = api_client.get(detail(first))
+    assert (again["X-Cache"], again.json()["name"]) == ("MISS", "Later")
     assert "Later" in names(api_client.get(LIST))
 
 
-def test_a_category_rename_makes_only_its_products_entries_unservable(
+def test_an_object_loaded_before_a_write_is_not_filled(catalog):
+    """I1 for get_many_cached (the profile list's tier), on products."""
+    first = catalog[0]
+    key = keys.object_key(Product, first.pk)
+    writes = [lambda: Product.objects.filter(pk=first.pk).update(name="Later")]
+
+    def write_before_its_fill(filling: str) -> None:
+        if filling == key and writes:
+            writes.pop()()
+
+    store.before_fill.append(write_before_its_fill)
+    try:
+        loaded = Product.objects.get_many_cached([p.pk for p in catalog])
+    finally:
+        store.before_fill.remove(write_before_its_fill)
+    assert [p.pk for p in loaded] == [p.pk for p in catalog]
+    assert loaded[0].name != "Later"  # read before the write
+    assert Product.objects.get_cached(pk=first.pk).name == "Later"
+    assert Product.objects.get_many_cached([first.pk])[0].name == "Later"
+
+
+def test_a_category_rename_makes_only_its_products_details_unservable(
     api_client, cache_events, catalog, category
 ):
     other = ProductFactory(price=Decimal("9.00"))  # another category
-    Product.objects.get_cached(pk=other.pk)
+    api_client.get(detail(other))
     api_client.get(LIST)
     category.name = "Renamed"
     category.save()
-    cache_events.clear()
     response = api_client.get(LIST)
-    assert {p["category"]["name"] for p in response.json()["results"][:20]} == {
-        "Renamed"
-    }
+    assert {p["category"]["name"] for p in response.json()["results"]} == {"Renamed"}
     with cache_events.expect(queries=0, hits=1):
-        Product.objects.get_cached(pk=other.pk)
+        assert api_client.get(detail(other))["X-Cache"] == "HIT"
 
 
 def test_the_profile_list_reads_profiles_from_their_entries(
