@@ -231,7 +231,7 @@ def average_body(port: int, lines: list[str], token: str, auth_all: bool) -> int
 
 def redis_bytes_per_detail(env: dict) -> tuple[int, int]:
     script = (
-        "from caching import keys, client;from catalog.models import Product;"
+        "from caching.store import keys, client;from catalog.models import Product;"
         "from django.test import Client;"
         "p=Product.objects.filter(is_active=True).order_by('id').first();"
         "Client(HTTP_HOST='127.0.0.1').get(f'/api/products/{p.pk}/');"
