@@ -15,7 +15,6 @@ one query and filled, each as of the clock its own read returned.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -23,15 +22,16 @@ from typing import Any
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from caching import conf, store
+from caching import store
 from caching.http.endpoint import Endpoint, PkOnly
 from caching.http.responses import JSON, pack
 from caching.orm import deps as dep
 from caching.orm.invalidation import is_dirty
-from caching.store import Fill, client, keys, metrics
+from caching.store import Fill, keys
 
 PLACEHOLDER = "\x00items\x00"  # no request can put a NUL in a page's links
 _PLACEHOLDER_JSON = json.dumps(PLACEHOLDER).encode()
+Rendered = tuple[Any, Any]  # (body, the object it renders)
 
 
 def detail_bodies(
@@ -47,42 +47,26 @@ def detail_bodies(
         assert path is not None, f"{endpoint.url_name}: not a detail found by pk"
         key_of[pk] = keys.response_key(path, vary)
     entry_keys = [key_of[pk] for pk in pks]
-    group = f"api:{endpoint.url_name}"
-    lookups: list[store.Lookup] | None = None
-    if pks and conf.enabled() and not is_dirty():
-        try:
-            lookups = store.read_many(entry_keys, group=group)
-        except client.CacheUnavailable:
-            metrics.bypass(group)
-    bodies: dict[Any, bytes] = {}
-    missing: dict[Any, int | None] = {}  # pk: the asof of its fill, if any
-    for index, pk in enumerate(pks):
-        lookup = lookups[index] if lookups is not None else None
-        if lookup is not None and lookup.hit:
-            bodies[pk] = lookup.payload.partition(b"\n")[2]  # pack()'s header
-        else:
-            missing[pk] = lookup.asof if lookup is not None else None
-    if missing:
-        assert endpoint.model is not None
-        assert endpoint.render is not None
-        manager: Any = endpoint.model._default_manager
-        loaded = manager.uncached().with_embedded().in_bulk(list(missing))
-        fills: list[tuple[str, Fill]] = []
-        asof: dict[str, int] = {}
-        for pk, obj in loaded.items():
-            body = endpoint.render(obj, *values)
-            if body is None:
-                continue
-            bodies[pk] = body
-            read_asof = missing[pk]
-            if read_asof is not None:
-                key = key_of[pk]
-                fills.append((key, Fill(pack(body), dep.for_instance(obj))))
-                asof[key] = read_asof
-                for hook in store.before_fill:
-                    hook(key)
-        with contextlib.suppress(client.CacheUnavailable):
-            store.fill_many(fills, asof, written=False, group=group)
+    pk_of = {key: pk for pk, key in key_of.items()}
+    assert endpoint.model is not None
+    assert endpoint.render is not None
+    render = endpoint.render
+    manager: Any = endpoint.model._default_manager
+
+    def load(missing: list[str]) -> dict[str, Rendered]:
+        rows = manager.uncached().with_embedded().in_bulk([pk_of[k] for k in missing])
+        rendered = {key_of[pk]: (render(obj, *values), obj) for pk, obj in rows.items()}
+        return {key: r for key, r in rendered.items() if r[0] is not None}
+
+    by_key = store.fetch_many(
+        entry_keys,
+        load,
+        encode=lambda r: Fill(pack(r[0]), dep.for_instance(r[1])),
+        decode=lambda payload: (payload.partition(b"\n")[2], None),  # pack()'s header
+        usable=not is_dirty(),
+        group=f"api:{endpoint.url_name}",
+    )
+    bodies = {pk: by_key[key][0] for pk, key in key_of.items() if key in by_key}
     return [bodies[pk] for pk in pks if pk in bodies]
 
 

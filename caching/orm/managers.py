@@ -17,7 +17,6 @@ watched table invalidates, whatever manager or SQL issued it (caching.orm.captur
 
 from __future__ import annotations
 
-import contextlib
 import pickle
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
@@ -25,12 +24,12 @@ from typing import Any, Generic, TypeVar
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 
-from caching import conf, store
+from caching import store
 from caching.orm import deps as dep
 from caching.orm import writethrough
 from caching.orm.invalidation import is_dirty
 from caching.orm.registry import dependencies_of_model, track
-from caching.store import CacheStatus, Fill, client, codec, keys, metrics
+from caching.store import CacheStatus, Fill, codec, keys
 
 M = TypeVar("M", bound=models.Model)
 
@@ -173,40 +172,23 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         one query and filled in one pipelined round trip, each as of the clock
         its read returned (a write in between voids that object's fill only).
         """
-        pks = list(pks)
-        group = f"orm:{keys.label(self.model)}"
-        entry_keys = [keys.object_key(self.model, pk) for pk in pks]
-        lookups: list[store.Lookup] | None = None
-        if pks and conf.enabled() and not is_dirty(self.db):
-            try:
-                lookups = store.read_many(entry_keys, group=group)
-            except client.CacheUnavailable:
-                metrics.bypass(group)
-        found: dict[Any, M] = {}
-        missing: dict[Any, int | None] = {}  # pk: the asof of its fill, if any
-        for index, pk in enumerate(pks):
-            lookup = lookups[index] if lookups is not None else None
-            if lookup is not None and lookup.hit:
-                found[pk] = pickle.loads(lookup.payload)
-            else:
-                missing[pk] = lookup.asof if lookup is not None else None
-        if missing:
-            loaded = self.uncached().with_embedded().in_bulk(list(missing))
-            found.update(loaded)
-            fills: list[tuple[str, Fill]] = []
-            asof: dict[str, int] = {}
-            for pk, obj in loaded.items():
-                read_asof = missing[pk]
-                if read_asof is None:  # the cache was bypassed
-                    continue
-                key = keys.object_key(self.model, pk)
-                fills.append((key, Fill(_dumps(obj), dep.for_instance(obj))))
-                asof[key] = read_asof
-                for hook in store.before_fill:
-                    hook(key)
-            with contextlib.suppress(client.CacheUnavailable):
-                store.fill_many(fills, asof, ttl=self._cache_ttl, written=False,
-                                group=group)  # fmt: skip
+        key_of = {pk: keys.object_key(self.model, pk) for pk in pks}
+        pk_of = {key: pk for pk, key in key_of.items()}
+
+        def load(missing: list[str]) -> dict[str, M]:
+            rows = self.uncached().with_embedded().in_bulk([pk_of[k] for k in missing])
+            return {key_of[pk]: obj for pk, obj in rows.items()}
+
+        by_key = store.fetch_many(
+            list(key_of.values()),
+            load,
+            encode=lambda obj: Fill(_dumps(obj), dep.for_instance(obj)),
+            decode=pickle.loads,
+            usable=not is_dirty(self.db),
+            ttl=self._cache_ttl,
+            group=f"orm:{keys.label(self.model)}",
+        )
+        found = {pk: by_key[key] for pk, key in key_of.items() if key in by_key}
         return [found[pk] for pk in pks if pk in found]
 
 

@@ -249,6 +249,55 @@ def fill_written(
     return all(results)
 
 
+def fetch_many(
+    entry_keys: Sequence[str],
+    load: Callable[[list[str]], dict[str, T]],
+    *,
+    encode: Callable[[T], Fill | None],
+    decode: Callable[[bytes], T],
+    usable: bool = True,
+    ttl: int | None = None,
+    group: str = "",
+) -> dict[str, T]:
+    """Return {key: value} for entry_keys: one pipelined read of all of them;
+    ``load`` computes the missing ones at once (one query), which are filled in
+    one pipelined round trip, each as of the clock its own read returned (a
+    write in between voids that entry's fill only). No leases: a caller
+    missing some loads them all."""
+    lookups: list[Lookup] | None = None
+    if entry_keys and usable and conf.enabled():
+        try:
+            lookups = read_many(entry_keys, group=group)
+        except client.CacheUnavailable:
+            metrics.bypass(group)
+    found: dict[str, T] = {}
+    missing: dict[str, int | None] = {}  # key: the asof of its fill, if any
+    for index, key in enumerate(entry_keys):
+        lookup = lookups[index] if lookups is not None else None
+        if lookup is not None and lookup.hit:
+            found[key] = decode(lookup.payload)
+        else:
+            missing[key] = lookup.asof if lookup is not None else None
+    if not missing:
+        return found
+    loaded = load(list(missing))
+    found.update(loaded)
+    fills: list[tuple[str, Fill]] = []
+    asof: dict[str, int] = {}
+    for key, value in loaded.items():
+        stored = encode(value)
+        read_asof = missing[key]
+        if stored is None or read_asof is None:  # nothing to store, or bypassed
+            continue
+        fills.append((key, stored))
+        asof[key] = read_asof
+        for hook in before_fill:
+            hook(key)
+    with contextlib.suppress(client.CacheUnavailable):
+        fill_many(fills, asof, ttl=ttl, written=False, group=group)
+    return found
+
+
 # Test hooks: called between the database read and the fill, to force the
 # interleavings of docs/consistency.md deterministically. Empty in production.
 before_fill: list[Callable[[str], None]] = []
