@@ -22,12 +22,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
-from bench.run import PYTHON, ROOT, base_env, log, prime, run_wrk, setup_data
+from bench.run import (
+    PYTHON,
+    ROOT,
+    base_env,
+    log,
+    prime,
+    run_wrk,
+    setup_data,
+    start_server,
+)
 from bench.run import workload_lines as all_workloads
 
 TREES = ("ref", "this")
@@ -36,24 +42,9 @@ WORKLOADS = ("W1", "W2", "W3")
 
 
 def start(tree: Path, env: dict, name: str) -> subprocess.Popen:
-    port = PORTS[name]
-    metrics_dir = ROOT / "var" / f"prometheus-{port}"
-    server_env = {**env, "PORT": str(port), "CACHE_KEY_PREFIX": f"cmp{name}",
-                  "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}  # fmt: skip
-    proc = subprocess.Popen(
-        [str(Path(PYTHON).parent / "gunicorn"), "project.wsgi:application",
-         "-c", "project/gunicorn_conf.py"],
-        cwd=tree, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health/").status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"the {name} server did not start on port {port}")
+    """Serve the tree at ``tree`` as `make run` does, with its own key prefix."""
+    tree_env = {**env, "CACHE_KEY_PREFIX": f"cmp{name}"}
+    return start_server(tree_env, "cached", port=PORTS[name], cwd=tree)
 
 
 def hit_cost(tree: Path, env: dict, name: str, paths: Path, token: str) -> dict:

@@ -139,8 +139,11 @@ def workload_lines(env: dict, rng: random.Random) -> dict[str, list[str]]:
     return {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": list(w1), "W6": w6}
 
 
-def start_server(env: dict, mode: str) -> subprocess.Popen:
-    port = PORTS[mode]
+def start_server(
+    env: dict, mode: str, *, port: int | None = None, cwd: Path = ROOT
+) -> subprocess.Popen:
+    """Start gunicorn for mode (from the tree at cwd) and wait for it to answer."""
+    port = port or PORTS[mode]
     server_env = {
         **env,
         "PORT": str(port),
@@ -154,7 +157,7 @@ def start_server(env: dict, mode: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(Path(PYTHON).parent / "gunicorn"), app,
          "-c", "project/gunicorn_conf.py"],
-        cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=cwd, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
