@@ -1,12 +1,13 @@
 """
 Per-request costs, measured in-process: SQL queries and Redis round trips of a
-workload's requests (after one warming pass), and the hit path's microseconds.
+workload's requests (after one warming pass), and microseconds per request,
+each request sent to the project's WSGI application as gunicorn sends it (so
+hits take the WSGI hit path, caching.http.wsgi).
 
     python -m bench.costs LINES_FILE [--token T] [--auth-all]
 
 Prints one JSON object. Run with the environment of the mode being measured
-(CACHE_ENABLED=0 for uncached). Bench-only instrumentation: it wraps redis-py's
-client to count round trips; nothing here runs in the app.
+(CACHE_ENABLED=0 for uncached).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import argparse
 import json
 import os
 import time
+
+from bench.instrument import count_round_trips, wsgi_call
 
 
 def main() -> None:
@@ -26,32 +29,15 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
-    import redis
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    trips = {"n": 0}
-    plain, piped = redis.Redis.execute_command, redis.client.Pipeline.execute
+    from project.wsgi import application
 
-    def counted(self, *a, **k):
-        trips["n"] += 1
-        return plain(self, *a, **k)
-
-    def counted_pipe(self, *a, **k):
-        trips["n"] += 1
-        return piped(self, *a, **k)
-
-    redis.client.Pipeline.execute = counted_pipe
-    redis.Redis.execute_command = counted
-
+    trips = count_round_trips()
     with open(args.lines) as file:
         lines = file.read().splitlines()[: args.count]
-    client = Client(HTTP_HOST="127.0.0.1")
-    headers = {"HTTP_AUTHORIZATION": f"Token {args.token}"} if args.token else {}
+    token = {"Authorization": f"Token {args.token}"} if args.token else {}
 
     def replay() -> tuple[int, int, float, int]:
         trips["n"] = 0
@@ -59,14 +45,10 @@ def main() -> None:
         with CaptureQueriesContext(connection) as queries:
             for line in lines:
                 method, path, *body = line.split(" ", 2)
-                extra = headers if (args.auth_all or method != "GET") else {}
-                if method == "GET":
-                    response = client.get(path, **extra)
-                else:
-                    response = client.patch(
-                        path, body[0], content_type="application/json", **extra
-                    )
-                assert response.status_code < 500, (path, response.status_code)
+                headers = token if (args.auth_all or method != "GET") else {}
+                payload = body[0].encode() if body else b""
+                status, _ = wsgi_call(application, method, path, payload, headers)
+                assert status < 500, (path, status)
         elapsed = time.perf_counter() - started
         return len(queries), trips["n"], elapsed, len(lines)
 

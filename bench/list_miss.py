@@ -20,6 +20,8 @@ import random
 import statistics
 import time
 
+from bench.instrument import count_round_trips
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -29,7 +31,6 @@ def main() -> None:
     import django
 
     django.setup()
-    import redis
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -38,19 +39,7 @@ def main() -> None:
     from catalog.api.views import ProductViewSet
     from catalog.models import Product
 
-    trips = {"n": 0}
-    plain, piped = redis.Redis.execute_command, redis.client.Pipeline.execute
-
-    def counted(self, *a, **k):
-        trips["n"] += 1
-        return plain(self, *a, **k)
-
-    def counted_pipe(self, *a, **k):
-        trips["n"] += 1
-        return piped(self, *a, **k)
-
-    redis.Redis.execute_command = counted
-    redis.client.Pipeline.execute = counted_pipe
+    trips = count_round_trips()
 
     two_tiers = ProductViewSet.list_from_entries
 

@@ -35,8 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # ceiling: a constant body through this project's stack; django-constant: the
 # same body from plain Django (bench/plain_django.py), the yardstick outside.
-MODES = ("cached", "uncached", "ceiling", "django-constant")
+# cold: the cached server from an empty cache (read-only workloads only).
+MODES = ("cached", "uncached", "ceiling", "django-constant", "cold")
+COLD_WORKLOADS = ("W1", "W2", "W3")
+COLD_WARMUP = 3
+COLD_SECONDS = int(os.environ.get("BENCH_COLD_SECONDS", "10"))
 PORTS = {"cached": 8101, "uncached": 8102, "django-constant": 8103}
+SERVER_OF = {"ceiling": "cached", "cold": "cached"}  # modes served by another
 
 
 def log(message: str) -> None:
@@ -195,7 +200,7 @@ def run_wrk(url: str, paths: Path, seconds: int, token: str, auth_all: bool) -> 
 
 
 def costs(env: dict, mode: str, paths: Path, token: str, auth_all: bool) -> dict:
-    if mode in ("ceiling", "django-constant"):
+    if mode in ("ceiling", "django-constant", "cold"):
         return {"sql_per_request": 0.0, "redis_round_trips_per_request": 0.0,
                 "microseconds_per_request": 0.0}  # fmt: skip
     args = [PYTHON, "-m", "bench.costs", str(paths), "--token", token]
@@ -262,10 +267,18 @@ def main() -> int:
     for name, lines in workloads.items():
         files[name] = workdir / f"{name}.txt"
         files[name].write_text("\n".join(lines) + "\n")
+    only = os.environ.get("BENCH_WORKLOADS")
+    if only:
+        workloads = {name: workloads[name] for name in only.split(",")}
+    modes = tuple(os.environ.get("BENCH_MODES", ",".join(MODES)).split(","))
     auth = {name: name == "W5" for name in workloads}
 
-    servers = {mode: start_server(env, mode) for mode in PORTS}
-    results: dict = {name: {mode: [] for mode in MODES} for name in workloads}
+    needed = {SERVER_OF.get(mode, mode) for mode in modes} | {"cached"}
+    servers = {mode: start_server(env, mode) for mode in PORTS if mode in needed}
+    results: dict = {
+        name: {m: [] for m in modes if m != "cold" or name in COLD_WORKLOADS}
+        for name in workloads
+    }
     try:
         log("bench: warming the cache (cache_warm)")
         manage({**env, "CACHE_ENABLED": "1"}, "cache_warm")
@@ -279,15 +292,21 @@ def main() -> int:
             ceiling_files[name].write_text(f"GET /bench/constant/?size={size}\n")
         for round_no in range(1, rounds + 1):
             for name in workloads:
-                for mode in MODES:
-                    port = PORTS["cached" if mode == "ceiling" else mode]
+                for mode in results[name]:
+                    port = PORTS[SERVER_OF.get(mode, mode)]
                     constant = mode in ("ceiling", "django-constant")
                     paths = ceiling_files[name] if constant else files[name]
                     url = f"http://127.0.0.1:{port}"
+                    length = seconds
                     if mode == "cached":
                         prime(port, workloads[name], token, auth[name])
-                    run_wrk(url, paths, 2, token, auth[name])  # warm-up, not counted
-                    result = run_wrk(url, paths, seconds, token, auth[name])
+                    if mode == "cold":
+                        manage({**env, "CACHE_ENABLED": "1"}, "cache_clear", "--all")
+                        warm_up, length = COLD_WARMUP, COLD_SECONDS
+                    else:
+                        warm_up = 2
+                    run_wrk(url, paths, warm_up, token, auth[name])  # not counted
+                    result = run_wrk(url, paths, length, token, auth[name])
                     results[name][mode].append(result)
                     rps = result["rps"]
                     log(f"round {round_no} {name} {mode:<8} {rps:>8.0f} req/s "
@@ -295,7 +314,8 @@ def main() -> int:
                         f"non-2xx {result['non2xx']}")  # fmt: skip
         per_request = {
             name: {
-                mode: costs(env, mode, files[name], token, auth[name]) for mode in MODES
+                mode: costs(env, mode, files[name], token, auth[name])
+                for mode in results[name]
             }
             for name in workloads
         }
@@ -316,42 +336,45 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
     def med(name, mode, field):
         return statistics.median(r[field] for r in results[name][mode])
 
+    def ratio(name, mode, other):
+        if mode not in ("cached", "cold") or other not in results[name]:
+            return ""
+        return f"{med(name, mode, 'rps') / med(name, other, 'rps'):.2f}x"
+
     rows = [
         f"# make bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         "2 cores; gunicorn 2 sync workers per mode; wrk -t2 -c16, "
         f"CACHE_TTL={os.environ.get('CACHE_TTL', '3600')}, {seconds} s per run, "
-        f"{rounds} rounds round-robin over workloads and modes; medians.",
+        f"{rounds} rounds round-robin over workloads and modes; medians. "
+        f"cold: cache cleared, {COLD_WARMUP} s warm-up, {COLD_SECONDS} s measured, "
+        "no priming.",
         "",
-        "| workload | mode | req/s | p50 ms | p99 ms | non-2xx | SQL/req "
-        "| Redis RT/req | µs/req in-process | cached/uncached | cached/ceiling "
-        "| cached/django-constant |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | mode | req/s | p50 ms | p99 ms | p99/p50 | non-2xx | SQL/req "
+        "| Redis RT/req | µs/req in-process | /uncached | /ceiling "
+        "| /django-constant |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in results:
-        for mode in MODES:
-            ratio_u = ratio_c = ratio_d = ""
-            if mode == "cached":
-                rps = med(name, "cached", "rps")
-                ratio_u = f"{rps / med(name, 'uncached', 'rps'):.2f}x"
-                ratio_c = f"{rps / med(name, 'ceiling', 'rps'):.2f}x"
-                ratio_d = f"{rps / med(name, 'django-constant', 'rps'):.2f}x"
-            cost = per_request[name][mode]
+        for mode in results[name]:
+            cost = per_request[name].get(mode) or {}
+            p50, p99 = med(name, mode, "p50"), med(name, mode, "p99")
             rows.append(
                 f"| {name} | {mode} | {med(name, mode, 'rps'):.0f} | "
-                f"{med(name, mode, 'p50'):.2f} | {med(name, mode, 'p99'):.2f} | "
+                f"{p50:.2f} | {p99:.2f} | {p99 / p50:.2f} | "
                 f"{sum(r['non2xx'] for r in results[name][mode])} | "
-                f"{cost['sql_per_request']:.2f} | "
-                f"{cost['redis_round_trips_per_request']:.2f} | "
+                f"{cost.get('sql_per_request', 0):.2f} | "
+                f"{cost.get('redis_round_trips_per_request', 0):.2f} | "
                 f"{cost.get('microseconds_per_request', 0):.0f} | "
-                f"{ratio_u} | {ratio_c} | {ratio_d} |"
+                f"{ratio(name, mode, 'uncached')} | {ratio(name, mode, 'ceiling')} | "
+                f"{ratio(name, mode, 'django-constant')} |"
             )
-    w1, w4 = med("W1", "cached", "rps"), med("W4", "cached", "rps")
-    w2, w6 = med("W2", "cached", "rps"), med("W6", "cached", "rps")
+    rows.append("")
+    for a, b in (("W4", "W1"), ("W6", "W2")):
+        if "cached" in results.get(a, {}) and "cached" in results.get(b, {}):
+            share = med(a, "cached", "rps") / med(b, "cached", "rps")
+            rows.append(f"{a} cached / {b} cached: {share:.2f}x")
     rows += [
-        "",
-        f"W4 cached / W1 cached: {w4 / w1:.2f}x",
-        f"W6 cached / W2 cached: {w6 / w2:.2f}x",
         f"Average body bytes per workload: {sizes}",
         f"Redis bytes per cached product detail: {memory} for a {body}-byte JSON body "
         f"({memory / max(body, 1):.2f}x)",

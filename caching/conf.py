@@ -44,6 +44,13 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_FIELDS": None,
     # Models whose primary key is a secret: in keys and stamps only as digests.
     "SECRET_PK_MODELS": ("authtoken.token",),
+    # Answer hits in caching.http.wsgi.CachedApplication, before Django's
+    # handler (False: in the ServeCachedHits middleware only).
+    "WSGI_HITS": True,
+    # Dotted paths of middleware above ServeCachedHits that do nothing to a
+    # cached GET (the WSGI hit path refuses to skip any middleware it does not
+    # know: it answers nothing while one is there).
+    "WSGI_TRANSPARENT_MIDDLEWARE": (),
     # The textbook, racy fill (stamped after the read): only for showing that
     # the consistency checker catches stale reads (scripts/soak.py --naive).
     "NAIVE_FILL": False,
@@ -150,3 +157,13 @@ def secret_pk_models() -> frozenset[str]:
     """Return the models whose primary key is a secret (API tokens): it reaches
     Redis only as a digest, in keys and stamps alike."""
     return frozenset(value("SECRET_PK_MODELS"))
+
+
+def wsgi_hits() -> bool:
+    """Return whether hits are answered at the WSGI level."""
+    return bool(value("WSGI_HITS"))
+
+
+def wsgi_transparent() -> tuple[str, ...]:
+    """Return the middleware declared to do nothing to a cached GET."""
+    return tuple(value("WSGI_TRANSPARENT_MIDDLEWARE"))

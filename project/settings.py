@@ -123,6 +123,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+# django-prometheus' per-request series (by view, method, status, latency) for
+# the requests Django answers; REQUEST_METRICS=0 leaves them out. Hits
+# answered at the WSGI level are counted in process either way
+# (cache_fast_responses_total), and the cache's own counts live in Redis.
+REQUEST_METRICS = env_bool("REQUEST_METRICS", default=True)
+if not REQUEST_METRICS:
+    MIDDLEWARE = [name for name in MIDDLEWARE if "django_prometheus" not in name]
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
@@ -211,6 +218,11 @@ CACHING = {
     ),
     # The textbook, racy fill: for scripts/soak.py --naive only.
     "NAIVE_FILL": env_bool("CACHE_NAIVE_FILL"),
+    # Hits answered before Django's handler (caching.http.wsgi); 0: in the
+    # middleware only. RequestGuards may be skipped there: the WSGI path leaves
+    # long queries and NULs, all the guards look at, to Django.
+    "WSGI_HITS": env_bool("CACHE_WSGI_HITS", default=True),
+    "WSGI_TRANSPARENT_MIDDLEWARE": ("project.middleware.RequestGuards",),
 }
 CACHES = {
     "default": {

@@ -76,6 +76,9 @@ def metrics(request):
     )
 
     from caching.ops.stats import RedisStatsCollector
+    from caching.store.metrics import FAST_RESPONSES
+
+    FAST_RESPONSES.flush()  # this process's counts of the last second
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn: add up the workers
         registry = CollectorRegistry()

@@ -94,8 +94,14 @@ def _user(raw: bytes) -> Any:
     return pickle.loads(raw.split(b"\n", 3)[3])
 
 
-def token_identity(key: str) -> Identity | None:
-    """Return who holds an API token, for the hit path (no unpickling)."""
+def token_identity(key: str, *, cache_only: bool = False) -> Identity | None:
+    """Return who holds an API token, for the hit path (no unpickling).
+
+    ``cache_only``: None when the token's entry is not cached, without a query.
+    """
+    if cache_only:
+        lookup = store.read(keys.token_key(key), lease=False, group="auth:token")
+        return _header(lookup.payload) if lookup.hit else None
     found = _fetch(key, _header)
     return found if found is None or isinstance(found, Identity) else _identity(found)
 

@@ -39,7 +39,9 @@ from caching.orm.invalidation import is_dirty
 from caching.store import CacheStatus
 from caching.store.client import CacheUnavailable
 
-LOOKUP_ATTR = "_cache_lookup"
+# Where a miss's lookup waits for the view: the WSGI environ (request.META),
+# so the WSGI hit path can hand it on too.
+LOOKUP_ATTR = "caching.lookup"
 
 
 class LightRequest:
@@ -54,14 +56,14 @@ class LightRequest:
         self.resolver_match = match
 
 
-def identify(request: HttpRequest) -> Identity | None:
+def identify(request: HttpRequest, *, cache_only: bool = False) -> Identity | None:
     """Return who asks, or None when only the normal path can tell."""
     header = request.META.get("HTTP_AUTHORIZATION")
     if header:
         kind, _, key = header.partition(" ")
         if kind.lower() != "token" or not (key.isascii() and key.isalnum()):
             return None
-        return auth.token_identity(key)
+        return auth.token_identity(key, cache_only=cache_only)
     if settings.SESSION_COOKIE_NAME in request.COOKIES:
         return None  # a session user (browsable API, admin): the normal way
     return ANONYMOUS
@@ -130,8 +132,21 @@ def _forget_routes(*, setting: str, **kwargs: Any) -> None:
         cached_route.cache_clear()
 
 
-def serve_hit(request: HttpRequest) -> HttpResponse | None:
-    """Return the cached response of this GET, or None to go the normal way."""
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A stored response found for a request, and the route it answers."""
+
+    route: Route
+    payload: bytes  # as responses.pack stored it
+
+
+def find_hit(request: HttpRequest, *, cache_only: bool = False) -> Hit | None:
+    """Return the stored response of this GET, or None to go the normal way.
+
+    On a miss the lookup (asof and lease) is left on the request for the view.
+    ``cache_only``: never query the database (an unknown token goes the normal
+    way), for callers outside Django's request cycle (caching.http.wsgi).
+    """
     if not conf.enabled():
         return None
     route = cached_route(get_urlconf(), request.path_info)
@@ -142,7 +157,7 @@ def serve_hit(request: HttpRequest) -> HttpResponse | None:
     if errors:
         return None  # the view answers its 400
     try:
-        identity = identify(request)
+        identity = identify(request, cache_only=cache_only)
         if identity is None:
             return None
         light = LightRequest(request, identity, route.match)
@@ -152,21 +167,31 @@ def serve_hit(request: HttpRequest) -> HttpResponse | None:
     except CacheUnavailable:
         return None
     if not lookup.hit:
-        setattr(request, LOOKUP_ATTR, (key, lookup))
+        request.META[LOOKUP_ATTR] = (key, lookup)
         return None
-    response = unpack(lookup.payload)
+    return Hit(route, lookup.payload)
+
+
+def serve_hit(request: HttpRequest) -> HttpResponse | None:
+    """Return the cached response of this GET, or None to go the normal way."""
+    if LOOKUP_ATTR in request.META:
+        return None  # read already (caching.http.wsgi): a miss, for the view
+    hit = find_hit(request)
+    if hit is None:
+        return None
+    response = unpack(hit.payload)
     response["X-Cache"] = CacheStatus.HIT.value
-    response["Allow"] = route.allow
-    response["Cache-Control"] = route.endpoint.cache_control
+    response["Allow"] = hit.route.allow
+    response["Cache-Control"] = hit.route.endpoint.cache_control
     return response
 
 
 def handed_on(request: Any, key: str) -> store.Lookup | None:
     """Return the lookup the fast path made for key, if it made one."""
-    django_request = getattr(request, "_request", request)
-    found = getattr(django_request, LOOKUP_ATTR, None)
+    meta = getattr(request, "_request", request).META
+    found = meta.get(LOOKUP_ATTR)
     if found is not None and found[0] == key:
-        delattr(django_request, LOOKUP_ATTR)
+        del meta[LOOKUP_ATTR]
         return found[1]
     return None
 

@@ -3,23 +3,189 @@ The WSGI side of the caching layer: wrap the project's application with it.
 
     application = caching.http.wsgi.CachedApplication(get_wsgi_application())
 
-Each server process then runs the outbox watcher (caching.orm.outbox): invalidations
-that a writer cut off from Redis left behind are applied within a poll of its
-commit, by whichever process can reach Redis.
+It answers cache hits before Django's handler runs: no request signals, no
+middleware chain, no response object. What the middleware above the hit path
+would have done to a hit is done here to the same effect (tested header for
+header against the Django path, tests/integration/test_wsgi_hits.py):
+
+- ``ALLOWED_HOSTS``: a host Django would refuse goes to Django, which answers 400;
+- ``SECURE_SSL_REDIRECT``: a plain-HTTP request goes to Django, which redirects;
+- SecurityMiddleware's and XFrameOptionsMiddleware's headers (HSTS included,
+  on secure requests) are what those middlewares add to an empty response,
+  worked out once per settings;
+- ``If-None-Match`` gets the 304 ``caching.http.conditional.ConditionalGet``
+  sends, with the same headers;
+- metrics: the hit is counted in process and flushed to Prometheus once a second
+  (caching.store.metrics.FastResponses), not through a per-request middleware.
+
+Anything else (a middleware above the hit path this module does not know, a
+miss, an unknown token, a session cookie, an odd URL) goes to Django as it came;
+a miss hands its lookup on in the environ, so the view does not read again.
+
+Each server process also runs the outbox watcher (caching.orm.outbox):
+invalidations that a writer cut off from Redis left behind are applied within a
+poll of its commit, by whichever process can reach Redis.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
+from functools import lru_cache
+from http.client import responses as reasons
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.module_loading import import_string
+
+from caching import conf
+from caching.http import fastpath
+from caching.http.responses import VARY
 from caching.orm import outbox
+from caching.store import CacheStatus
+from caching.store.metrics import FAST_RESPONSES
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
+HIT_PATH = "caching.http.fastpath.ServeCachedHits"
+# Middleware whose whole effect on a hit is headers that depend on the
+# settings and on whether the request is secure: applied once to an empty
+# response, then copied onto every hit.
+HEADER_MIDDLEWARE = frozenset(
+    {
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    }
+)
+# Middleware whose effect on a hit this module reproduces itself.
+REPRODUCED_MIDDLEWARE = frozenset(
+    {
+        "caching.http.conditional.ConditionalGet",  # the 304, below
+        # counted by FAST_RESPONSES instead of per-request series
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        # serves files under STATIC_URL only: such paths go to Django
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    }
+)
+# Requests this path leaves to Django: long or NUL-carrying queries (the
+# project's guards answer them), and preconditions other than If-None-Match.
+MAX_QUERY = 4096
+LEFT_TO_DJANGO = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_MODIFIED_SINCE")
+
+
+@lru_cache(maxsize=1)
+def unknown_middleware() -> tuple[str, ...]:
+    """Return the middleware above the hit path whose effect this module cannot
+    reproduce (empty: hits may be answered at the WSGI level)."""
+    middleware = list(settings.MIDDLEWARE)
+    if HIT_PATH not in middleware:
+        return ("(caching.http.fastpath.ServeCachedHits is not in MIDDLEWARE)",)
+    known = HEADER_MIDDLEWARE | REPRODUCED_MIDDLEWARE | set(conf.wsgi_transparent())
+    above = middleware[: middleware.index(HIT_PATH)]
+    return tuple(name for name in above if name not in known)
+
+
+class _Secure:
+    """All the header middleware read of a request: whether it is secure."""
+
+    def __init__(self, secure: bool) -> None:
+        self.secure = secure
+
+    def is_secure(self) -> bool:
+        return self.secure
+
+
+@lru_cache(maxsize=2)
+def policy_headers(secure: bool) -> tuple[tuple[str, str], ...]:
+    """Return the headers the header middleware add to a response."""
+    response = HttpResponse()
+    del response["Content-Type"]
+    names = [n for n in settings.MIDDLEWARE if n in HEADER_MIDDLEWARE]
+    for name in reversed(names):  # responses travel up the stack
+        middleware = import_string(name)(lambda request: response)
+        middleware.process_response(_Secure(secure), response)
+    return tuple(response.items())
+
+
+@lru_cache(maxsize=1)
+def static_prefix() -> str | None:
+    url = settings.STATIC_URL or ""
+    return url if url.startswith("/") else (f"/{url}" if url else None)
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    unknown_middleware.cache_clear()
+    policy_headers.cache_clear()
+    static_prefix.cache_clear()
+
+
+def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """Return (status, headers, body) of a cached GET or HEAD, or None: Django
+    answers (a miss leaves its lookup in the environ for the view)."""
+    query = environ.get("QUERY_STRING", "")
+    if (
+        len(query) > MAX_QUERY
+        or "%00" in query
+        or "\x00" in query
+        or environ.get("SCRIPT_NAME")
+        or any(name in environ for name in LEFT_TO_DJANGO)
+        or unknown_middleware()
+    ):
+        return None
+    request = WSGIRequest(environ)
+    prefix = static_prefix()
+    if "\x00" in request.path_info or (prefix and request.path.startswith(prefix)):
+        return None
+    secure = request.is_secure()
+    if settings.SECURE_SSL_REDIRECT and not secure:
+        return None  # Django's SecurityMiddleware redirects it
+    try:
+        hit = fastpath.find_hit(request, cache_only=True)
+    except DisallowedHost:
+        return None  # Django answers its 400
+    if hit is None:
+        return None
+    header, _, body = hit.payload.partition(b"\n")
+    status, etag, content_type = header.decode().split(" ", 2)
+    cache_control = hit.route.endpoint.cache_control
+    policy = policy_headers(secure)
+    if (
+        environ.get("HTTP_IF_NONE_MATCH")
+        and request.method == "GET"
+        and status.startswith("2")
+        and get_conditional_response(request, etag=etag) is not None
+    ):
+        headers = [
+            ("Cache-Control", cache_control),
+            ("ETag", etag),
+            ("Vary", VARY),
+            ("X-Cache", CacheStatus.HIT.value),
+            *policy,
+        ]
+        return "304 Not Modified", headers, b""
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("ETag", etag),
+        ("Vary", VARY),
+        ("X-Cache", CacheStatus.HIT.value),
+        ("Allow", hit.route.allow),
+        ("Cache-Control", cache_control),
+        *policy,
+    ]
+    return f"{status} {reasons[int(status)]}", headers, body
+
 
 class CachedApplication:
-    """A WSGI application that starts this process's cache background work."""
+    """A WSGI application answering cache hits itself, the rest through the
+    application it wraps; it starts this process's cache background work."""
 
     def __init__(self, application: WSGIApp) -> None:
         self.application = application
@@ -28,4 +194,13 @@ class CachedApplication:
         self, environ: dict, start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         outbox.start_watcher()  # once per process: a pid comparison after that
+        method = environ.get("REQUEST_METHOD")
+        if method in ("GET", "HEAD") and conf.enabled() and conf.wsgi_hits():
+            started = time.perf_counter()
+            answer = answer_hit(environ)
+            if answer is not None:
+                status, headers, body = answer
+                start_response(status, headers)
+                FAST_RESPONSES.count(status[:3], time.perf_counter() - started)
+                return (body,)
         return self.application(environ, start_response)

@@ -30,7 +30,7 @@ from redis import Redis
 from caching import conf, signals
 from caching.store import client, codec, keys, metrics
 from caching.store.pipeline import ScriptCall, pipelined
-from caching.store.scripts import FILL, FILL_WRITTEN, READ, RELEASE, script
+from caching.store.scripts import FILL, FILL_WRITTEN, READ, RELEASE, call, script
 from caching.store.stamps import Dep, encode_deps, now
 
 logger = logging.getLogger("caching")
@@ -85,7 +85,7 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
     args: list[Any] = [keys.version_prefix(shard), token or "-", lease_ms, group]
 
     def op(redis: Redis) -> list:
-        return script(redis, READ)(keys=script_keys, args=args, client=redis)
+        return call(redis, READ, script_keys, args)
 
     found = _lookup(key, client.run(op, shard=shard), token)
     if found is None:  # a bad seal, dropped: read again

@@ -1,0 +1,73 @@
+"""
+Bench-only instrumentation, shared by the in-process benches (bench.costs,
+bench.list_miss, bench.miss_cost): nothing here runs in the app.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def count_round_trips() -> dict[str, int]:
+    """Count Redis round trips from now on, in the returned dict's "n".
+
+    Every command and every pipeline leaves as one packed write on a
+    connection, whichever redis-py path sent it (the hit path's own connection
+    included), so counting those writes counts round trips.
+    """
+    from redis.connection import AbstractConnection
+
+    trips = {"n": 0}
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trips["n"] += 1
+        return send(self, *args, **kwargs)
+
+    AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    return trips
+
+
+def wsgi_call(
+    app: Callable,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """Send one request to a WSGI application, as gunicorn would; return the
+    status code and the body."""
+    raw_path, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": raw_path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_ACCEPT": "*/*",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if body:
+        environ["CONTENT_TYPE"] = "application/json"
+        environ["CONTENT_LENGTH"] = str(len(body))
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    status: list[str] = []
+    chunks = app(environ, lambda line, _headers, exc_info=None: status.append(line))
+    try:
+        content = b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):
+            chunks.close()
+    return int(status[0][:3]), content

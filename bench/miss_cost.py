@@ -1,0 +1,105 @@
+"""
+What a miss costs, in-process, against the same request with the cache off
+(the views, serializers and queries of plain DRF + ORM: make bench's uncached
+mode), side by side in one process.
+
+    python -m bench.miss_cost [--batches 5] [--size 200] [--profile]
+
+Each request goes to the project's WSGI application as gunicorn sends it.
+Batches alternate: uncached (CACHING["ENABLED"] off) and miss (the cache on,
+every request for a product detail read for the first time since the cache
+was emptied); the product ids of each batch are fresh. Prints the medians, the
+ratio, SQL and Redis round trips per request, and with --profile the top of a
+cProfile of the miss batches.
+
+Environment: DATABASE_URL and REDIS_URL as for make bench (default: shop_bench
+and Redis database 14, seeded by make bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import time
+
+from bench.instrument import count_round_trips, wsgi_call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--size", type=int, default=200)
+    parser.add_argument("--path", default="/api/products/{pk}/")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/shop_bench")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    os.environ.setdefault("CACHE_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    from caching.testing import delete_layer_keys
+    from catalog.models import Product
+    from project.wsgi import application
+
+    ids = list(
+        Product.objects.filter(is_active=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    needed = 2 * args.batches * args.size + 50
+    if len(ids) < needed:
+        raise SystemExit(f"needs {needed} active products (make bench seeds 10,000)")
+    delete_layer_keys()
+    for pk in ids[-50:]:  # warm the process: imports, routes, connections
+        wsgi_call(application, "GET", args.path.format(pk=pk))
+    trips = count_round_trips()
+    cache_off = override_settings(CACHING={**settings.CACHING, "ENABLED": False})
+    profiler = cProfile.Profile() if args.profile else None
+    results: dict[str, list[tuple[float, float, float]]] = {"uncached": [], "miss": []}
+    fresh = iter(ids)
+    for _ in range(args.batches):
+        for mode in ("uncached", "miss"):
+            batch = [next(fresh) for _ in range(args.size)]
+            trips["n"] = 0
+            if mode == "uncached":
+                cache_off.enable()
+            if profiler and mode == "miss":
+                profiler.enable()
+            started = time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                for pk in batch:
+                    status, _ = wsgi_call(application, "GET", args.path.format(pk=pk))
+                    assert status == 200, (pk, status)
+            elapsed = time.perf_counter() - started
+            if profiler and mode == "miss":
+                profiler.disable()
+            if mode == "uncached":
+                cache_off.disable()
+            n = len(batch)
+            results[mode].append((elapsed / n * 1e6, len(queries) / n, trips["n"] / n))
+    print("| request | µs (median of batches) | SQL/req | Redis RT/req |")
+    print("|---|---:|---:|---:|")
+    for mode, rows in results.items():
+        us = statistics.median(r[0] for r in rows)
+        print(f"| {mode} | {us:.0f} | {rows[0][1]:.2f} | {rows[0][2]:.2f} |")
+    miss = statistics.median(r[0] for r in results["miss"])
+    uncached = statistics.median(r[0] for r in results["uncached"])
+    print(f"\nmiss / uncached: {miss / uncached:.2f}x")
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
