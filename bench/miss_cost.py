@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=200)
     parser.add_argument("--path", default="/api/products/{pk}/")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="cProfile order")
     args = parser.parse_args()
 
     os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/shop_bench")
@@ -43,28 +45,32 @@ def main() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     os.environ.setdefault("CACHE_LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
     from django.conf import settings
     from django.db import connection
     from django.test.utils import CaptureQueriesContext, override_settings
 
     from caching.testing import delete_layer_keys
     from catalog.models import Product
-    from project.wsgi import application
+    from project.wsgi import application  # sets Django up
 
     ids = list(
         Product.objects.filter(is_active=True)
         .order_by("id")
         .values_list("id", flat=True)
     )
-    needed = 2 * args.batches * args.size + 50
+    needed = (2 * args.batches + 1) * args.size + 50
     if len(ids) < needed:
         raise SystemExit(f"needs {needed} active products (make bench seeds 10,000)")
     delete_layer_keys()
     for pk in ids[-50:]:  # warm the process: imports, routes, connections
         wsgi_call(application, "GET", args.path.format(pk=pk))
+    gc.collect()
+    gc.freeze()  # as gunicorn's post_worker_init does (project/gunicorn_conf.py)
     trips = count_round_trips()
     cache_off = override_settings(CACHING={**settings.CACHING, "ENABLED": False})
-    profiler = cProfile.Profile() if args.profile else None
     results: dict[str, list[tuple[float, float, float]]] = {"uncached": [], "miss": []}
     fresh = iter(ids)
     for _ in range(args.batches):
@@ -73,16 +79,12 @@ def main() -> None:
             trips["n"] = 0
             if mode == "uncached":
                 cache_off.enable()
-            if profiler and mode == "miss":
-                profiler.enable()
             started = time.perf_counter()
             with CaptureQueriesContext(connection) as queries:
                 for pk in batch:
                     status, _ = wsgi_call(application, "GET", args.path.format(pk=pk))
                     assert status == 200, (pk, status)
             elapsed = time.perf_counter() - started
-            if profiler and mode == "miss":
-                profiler.disable()
             if mode == "uncached":
                 cache_off.disable()
             n = len(batch)
@@ -95,9 +97,15 @@ def main() -> None:
     miss = statistics.median(r[0] for r in results["miss"])
     uncached = statistics.median(r[0] for r in results["uncached"])
     print(f"\nmiss / uncached: {miss / uncached:.2f}x")
-    if profiler:
+    if args.profile:  # after the measurement, on fresh products again
+        profiler = cProfile.Profile()
+        batch = [next(fresh) for _ in range(args.size)]
+        profiler.enable()
+        for pk in batch:
+            wsgi_call(application, "GET", args.path.format(pk=pk))
+        profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(40)
         print(out.getvalue())
 
 

@@ -19,7 +19,7 @@ the key carries everything the response varies on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import Resolver404, ResolverMatch, get_urlconf, resolve
 
 from caching import conf, store
@@ -45,26 +45,35 @@ LOOKUP_ATTR = "caching.lookup"
 
 
 class LightRequest:
-    """What vary functions and request_key read, without DRF's Request."""
+    """What vary functions and request_key read, without DRF's Request: vary
+    functions see nothing else, so a key is a function of these alone."""
 
     def __init__(
-        self, request: HttpRequest, user: Identity, match: ResolverMatch
+        self, path: str, query: QueryDict, user: Identity, match: ResolverMatch
     ) -> None:
         self.user = user
-        self.path = request.path
-        self.query_params = request.GET
+        self.path = path
+        self.query_params = query
         self.resolver_match = match
 
 
 def identify(request: HttpRequest, *, cache_only: bool = False) -> Identity | None:
     """Return who asks, or None when only the normal path can tell."""
-    header = request.META.get("HTTP_AUTHORIZATION")
-    if header:
-        kind, _, key = header.partition(" ")
+    return identify_by(
+        request.META.get("HTTP_AUTHORIZATION"), request.COOKIES, cache_only=cache_only
+    )
+
+
+def identify_by(
+    authorization: str | None, cookies: Mapping[str, str], *, cache_only: bool = False
+) -> Identity | None:
+    """Return who sends this Authorization header and these cookies, or None."""
+    if authorization:
+        kind, _, key = authorization.partition(" ")
         if kind.lower() != "token" or not (key.isascii() and key.isalnum()):
             return None
         return auth.token_identity(key, cache_only=cache_only)
-    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+    if settings.SESSION_COOKIE_NAME in cookies:
         return None  # a session user (browsable API, admin): the normal way
     return ANONYMOUS
 
@@ -89,6 +98,39 @@ class Route:
     renderers: tuple[type, ...]  # the view's renderer classes
 
 
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """What a view function's GET handler says, the same for all its paths."""
+
+    view_class: Any
+    actions: dict[str, str] | None  # viewsets: {"get": "retrieve", ...}
+    action: str
+    endpoint: Any  # caching.http.endpoint.Endpoint
+    allow: str  # the Allow header DRF would send
+    renderers: tuple[type, ...]  # the view's renderer classes
+
+
+@lru_cache(maxsize=256)
+def handler_of(func: Any) -> Handler | None:
+    """Return the cached GET handler of a resolved view function, or None."""
+    view_class: Any = getattr(func, "cls", None)
+    actions = getattr(func, "actions", None)
+    action = actions.get("get") if actions else "get"
+    handler = getattr(view_class, action or "", None)
+    endpoint = getattr(handler, ENDPOINT_ATTR, None)
+    if endpoint is None:
+        return None
+    view = view_class(**getattr(func, "initkwargs", {}))
+    for method, name in (actions or {}).items():  # as DRF's viewset view() does
+        setattr(view, method, getattr(view, name))
+    if not hasattr(view, "head"):  # as View.setup() does
+        view.head = view.get
+    allow = ", ".join(view.allowed_methods)
+    return Handler(
+        view_class, actions, action, endpoint, allow, tuple(view.renderer_classes)
+    )
+
+
 @lru_cache(maxsize=2048)
 def cached_route(urlconf: str | None, path: str) -> Route | None:
     """Return the cacheable route of path, or None (resolved once per path)."""
@@ -96,40 +138,26 @@ def cached_route(urlconf: str | None, path: str) -> Route | None:
         match = resolve(path, urlconf)
     except Resolver404:
         return None
-    view_class: Any = getattr(match.func, "cls", None)
-    actions = getattr(match.func, "actions", None)  # viewsets: {"get": "retrieve"}
-    action = actions.get("get") if actions else "get"
-    handler = getattr(view_class, action or "", None)
-    endpoint = getattr(handler, ENDPOINT_ATTR, None)
-    if endpoint is None:
+    handler = handler_of(match.func)
+    if handler is None:
         return None
     initkwargs = getattr(match.func, "initkwargs", {})
 
     def make_view() -> Any:
-        view = view_class(**initkwargs)
-        if actions:
-            view.action_map, view.action = actions, action
+        view = handler.view_class(**initkwargs)
+        if handler.actions:
+            view.action_map, view.action = handler.actions, handler.action
         view.args, view.kwargs = match.args, match.kwargs
         return view
 
-    view = make_view()
-    for method, name in (actions or {}).items():  # as DRF's viewset view() does
-        setattr(view, method, getattr(view, name))
-    if not hasattr(view, "head"):  # as View.setup() does
-        view.head = view.get
-    return Route(
-        match,
-        endpoint,
-        make_view,
-        ", ".join(view.allowed_methods),
-        tuple(view.renderer_classes),
-    )
+    return Route(match, handler.endpoint, make_view, handler.allow, handler.renderers)
 
 
 @receiver(setting_changed)
 def _forget_routes(*, setting: str, **kwargs: Any) -> None:
     if setting == "ROOT_URLCONF":
         cached_route.cache_clear()
+        handler_of.cache_clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +188,7 @@ def find_hit(request: HttpRequest, *, cache_only: bool = False) -> Hit | None:
         identity = identify(request, cache_only=cache_only)
         if identity is None:
             return None
-        light = LightRequest(request, identity, route.match)
+        light = LightRequest(request.path, request.GET, identity, route.match)
         view = route.make_view()
         key = route.endpoint.request_key(light, view, pairs)
         lookup = store.read(key, group=group_of(light, view))

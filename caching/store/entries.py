@@ -166,7 +166,7 @@ def fill(
     script_keys, args = fill_args(key, asof, value, ttl, token, group)
 
     def op(redis: Redis) -> int:
-        return script(redis, FILL)(keys=script_keys, args=args, client=redis)
+        return call(redis, FILL, script_keys, args)
 
     stored = bool(client.run(op, shard=keys.shard_of(key)))
     if signals.cache_filled.receivers:
