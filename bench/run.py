@@ -5,13 +5,19 @@ constant body, on the same machine, in one run.
 Starts the app as `make run` does (gunicorn, 2 workers, DEBUG off) twice: with
 the cache (`cached`) and with CACHE_ENABLED=0 (`uncached`); the `ceiling` is a
 bench-only URL of the cached server answering a constant body of the workload's
-average size. Seeds the default dataset (10,000 products, 1,000 users) when the
-database is empty, warms the cache, then runs each workload in each mode with wrk
-(2 threads, 16 connections), round-robin for several rounds, and reports medians.
+average size, and `django-constant` the same body from plain Django
+(bench/plain_django.py) under the same gunicorn settings. `cold` is the cached
+server from an empty cache: cleared, 3 s of warm-up, 10 s measured, no priming
+(read-only workloads). Seeds the default dataset (10,000 products, 1,000 users)
+when the database is empty, warms the cache, then runs each workload in each
+mode with wrk (2 threads, 16 connections), round-robin for several rounds, and
+reports medians.
 
 Environment: DATABASE_URL and REDIS_URL (default: PostgreSQL database
 shop_bench and Redis database 14 on this machine), BENCH_SECONDS (8),
-BENCH_ROUNDS (3). Needs wrk: `apt-get install wrk`.
+BENCH_ROUNDS (3), BENCH_COLD_SECONDS (10), BENCH_WORKLOADS and BENCH_MODES
+(comma-separated subsets, e.g. W1,W2 and cached,django-constant). Needs wrk:
+`apt-get install wrk`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ load_dotenv(_BASE / ".env")
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = os.environ.get("ACCESS_LOG", "-") or None  # "" turns it off (bench)
+# The same lines as gunicorn's default access log, at a fraction of its cost.
+logger_class = "project.accesslog.AccessLog"
 timeout = 30
 # Query strings of 8 KB and more reach the app, which answers above 16 KB with
 # a JSON 414 (project.middleware); gunicorn's C parser (gunicorn_h1c) still caps
