@@ -29,6 +29,7 @@ poll of its commit, by whichever process can reach Redis.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from caching.store import CacheStatus
 from caching.store.client import CacheUnavailable
 from caching.store.metrics import FAST_RESPONSES
 
+logger = logging.getLogger("caching")
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
 HIT_PATH = "caching.http.fastpath.ServeCachedHits"
@@ -309,7 +311,12 @@ class CachedApplication:
         method = environ.get("REQUEST_METHOD")
         if method in ("GET", "HEAD") and conf.enabled() and conf.wsgi_hits():
             started = time.perf_counter()
-            answer = answer_hit(environ)
+            try:
+                answer = answer_hit(environ)
+            except Exception:  # a fault here must not cost the request: Django
+                logger.exception("WSGI hit path failed; Django answers")
+                environ.pop(fastpath.LOOKUP_ATTR, None)
+                answer = None
             if answer is not None:
                 status, headers, body = answer
                 start_response(status, headers)

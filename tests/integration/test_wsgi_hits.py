@@ -221,3 +221,23 @@ def test_hits_are_counted_for_prometheus(http, product):
     FAST_RESPONSES.flush()
     after = REGISTRY.get_sample_value("cache_fast_responses_total", {"status": "200"})
     assert after - (before or 0) == 3
+
+
+def test_a_fault_in_the_wsgi_path_leaves_the_request_to_django(
+    http, handled, monkeypatch, product
+):
+    from caching.http import wsgi
+
+    url = f"/api/products/{product.pk}/"
+    http.get(url)
+
+    def broken(environ):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(wsgi, "prepare", broken)
+    wsgi._prepared.clear()
+    handled.clear()
+    answer = http.get(url)
+    assert (answer.status_code, answer.headers["X-Cache"]) == (200, "HIT")
+    assert answer.json()["name"] == "Dune"
+    assert handled == [url]
