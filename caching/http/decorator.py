@@ -133,6 +133,7 @@ class CachedReadsMixin:
     cache did (X-Cache), errors included."""
 
     fetched_object = None
+    page_deps: list[Dep] | None = None  # a page assembled from its items' entries
 
     def get_object(self):
         self.fetched_object = super().get_object()  # type: ignore[misc]
@@ -148,7 +149,10 @@ class CachedReadsMixin:
         those missing). With ``items``, the endpoint of the objects' details,
         the page is assembled from their stored detail bodies instead
         (caching.http.fragments). A write to one object costs the next list
-        miss that object, not a page."""
+        miss that object, not a page; and such a page depends on its length
+        and ids (their tables' membership and the columns they read) and on
+        its items' rows, so an UPDATE of a column it neither filters nor orders
+        on costs only the pages that show the row."""
         view: Any = self
         queryset = view.filter_queryset(view.get_queryset())
         paginator = view.paginator
@@ -167,6 +171,8 @@ class CachedReadsMixin:
         ):  # the page from its items' detail entries, nothing serialized
             bodies = fragments.detail_bodies(items, page, request, view)
             envelope = view.get_paginated_response(fragments.PLACEHOLDER)
+            if isinstance(ids, IdPages):
+                view.page_deps = fragments.page_dependencies(ids, page)
             return fragments.page_response(envelope, bodies)
         objects = queryset.model._default_manager.get_many_cached(
             ids if page is None else page
@@ -175,6 +181,8 @@ class CachedReadsMixin:
         return Response(data) if page is None else view.get_paginated_response(data)
 
     def get_cache_dependencies(self, response) -> list[Dep]:
+        if self.page_deps is not None:
+            return self.page_deps
         if self.fetched_object is not None:
             return dep.for_instance(self.fetched_object)
         return dep.for_models(self.get_queryset().model)  # type: ignore[attr-defined]

@@ -27,7 +27,8 @@ from caching.http.endpoint import Endpoint, PkOnly
 from caching.http.responses import JSON, pack
 from caching.orm import deps as dep
 from caching.orm.invalidation import is_dirty
-from caching.store import Fill, keys
+from caching.orm.pages import IdPages
+from caching.store import Dep, Fill, keys
 
 PLACEHOLDER = "\x00items\x00"  # no request can put a NUL in a page's links
 _PLACEHOLDER_JSON = json.dumps(PLACEHOLDER).encode()
@@ -68,6 +69,17 @@ def detail_bodies(
     )
     bodies = {pk: by_key[key][0] for pk, key in key_of.items() if key in by_key}
     return [bodies[pk] for pk in pks if pk in bodies]
+
+
+def page_dependencies(ids: IdPages, pks: Sequence[Any]) -> list[Dep]:
+    """Return what a page assembled from its items' detail entries depends on:
+    its length and ids (caching.orm.columns), and what each item's detail
+    depends on (its row, and the tables of the relations it embeds: coarser
+    than each detail's own rows, never finer)."""
+    model = ids.queryset.model
+    relations = [d for d in dep.for_models(model) if d != dep.table(model)]
+    rows = [dep.row(model, pk) for pk in pks]
+    return sorted({*ids.dependencies(), *rows, dep.all_rows(model), *relations})
 
 
 def page_response(envelope: Response, bodies: list[bytes]) -> Response:

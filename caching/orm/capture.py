@@ -12,7 +12,8 @@ where Django executes them, as django-cachalot does:
   stamps the table and "all rows". Writes to an M2M through table stamp the rows
   on the side whose cached copies embed the relation (a product's tags);
 - a wrapper around ``cursor.execute()`` on every connection for SQL sent by hand:
-  it knows only the text, so it stamps each tracked table it names, whole.
+  it knows only the text, so it stamps each tracked table it names, whole
+  (membership included).
 
 The stamps go through ``invalidation.invalidate_on_commit``: after the commit,
 with an outbox row inside the transaction. Writes made outside Django (psql,
@@ -123,9 +124,16 @@ def _through_rows(model: type[models.Model], values_of: Callable) -> list[Dep]:
     return stamps
 
 
-def _written(model: type[models.Model], where: WhereNode) -> tuple[list[Dep], list]:
-    """Return the stamps of an UPDATE or DELETE of model, and its pks if named."""
+def _written(
+    model: type[models.Model], where: WhereNode, columns: list[str] | None
+) -> tuple[list[Dep], list]:
+    """Return the stamps of an UPDATE (of these columns) or a DELETE (columns
+    None) of model, and its pks if named."""
     stamps = [dep.table(model)]
+    if columns is None:
+        stamps.append(dep.members(model))
+    else:
+        stamps += [dep.column(model, name) for name in columns]
     if embedding_sides(model):
         return stamps + _through_rows(model, lambda fk: _values_of(where, fk)), []
     pks = _values_of(where, model._meta.pk)
@@ -135,7 +143,7 @@ def _written(model: type[models.Model], where: WhereNode) -> tuple[list[Dep], li
 
 
 def _inserted(model: type[models.Model], query: Any) -> list[Dep]:
-    stamps = [dep.table(model)]
+    stamps = [dep.table(model), dep.members(model)]
     if query.on_conflict == OnConflict.UPDATE:  # existing rows changed too
         stamps.append(dep.all_rows(model))
     if embedding_sides(model):
@@ -179,12 +187,22 @@ def _insert(original: Callable) -> Callable:
     return execute_sql
 
 
+def _columns_set(compiler: Any) -> list[str] | None:
+    """Return the columns an UPDATE sets (None for a DELETE)."""
+    values = getattr(compiler.query, "values", None)
+    if not isinstance(compiler, sql.SQLUpdateCompiler) or values is None:
+        return None
+    return sorted({field.column for field, _, _ in values})
+
+
 def _update_or_delete(original: Callable) -> Callable:
     def execute_sql(self, *args, **kwargs):
         return _capture(
             self,
             lambda: original(self, *args, **kwargs),
-            lambda: _written(dep.concrete(self.query.model), self.query.where),
+            lambda: _written(
+                dep.concrete(self.query.model), self.query.where, _columns_set(self)
+            ),
         )
 
     return execute_sql

@@ -16,6 +16,15 @@ Chosen scheme (per-row and per-table stamps, see store.py for the clock):
   table's "*", and on their own row, which every write to the through table that
   names them stamps (caching.orm.capture).
 
+- ``(label, "#:m")`` membership: bumped by INSERT and DELETE, and by writes
+  that cannot name their columns (raw SQL, ``invalidate()``).
+- ``(label, "#:c:<column>")`` one column: bumped by an ORM UPDATE that sets it.
+  A query of ids or a count depends on the membership of the tables it reads
+  and on the columns it filters, joins and orders on (caching.orm.columns), not
+  on the table: an UPDATE of ``stock`` leaves a price-ordered list's ids
+  servable. Every write still bumps "#", so what depends on the table is as
+  before.
+
 A per-table stamp makes a single save refresh every list of that table but no
 other object's detail entry: writes invalidate what they change, not the world.
 """
@@ -33,6 +42,8 @@ from caching.store.keys import label, pk_part
 
 TABLE = "#"
 ALL_ROWS = "*"
+MEMBERS = "#:m"
+COLUMN = "#:c:"  # + the column's name
 
 
 def row(model: type[models.Model] | str, pk: object) -> Dep:
@@ -43,6 +54,21 @@ def row(model: type[models.Model] | str, pk: object) -> Dep:
 def table(model: type[models.Model] | str) -> Dep:
     """Return the dependency on a whole table (lists, counts, aggregates)."""
     return (label(model), TABLE)
+
+
+def members(model: type[models.Model] | str) -> Dep:
+    """Return the dependency on which rows a table holds."""
+    return (label(model), MEMBERS)
+
+
+def column(model: type[models.Model] | str, name: str) -> Dep:
+    """Return the dependency on the values of one column of a table."""
+    return (label(model), COLUMN + name)
+
+
+def is_column(stamp: Dep, model: type[models.Model]) -> bool:
+    """Return whether stamp is a column stamp of model."""
+    return stamp[0] == label(model) and stamp[1].startswith(COLUMN)
 
 
 def all_rows(model: type[models.Model] | str) -> Dep:
@@ -56,8 +82,9 @@ def concrete(model: type[models.Model]) -> type[models.Model]:
 
 
 def whole_table(model: type[models.Model] | str) -> list[Dep]:
-    """Return the stamps of a write that cannot name its rows."""
-    return [table(model), all_rows(model)]
+    """Return the stamps of a write that can name neither its rows nor its
+    columns."""
+    return [table(model), all_rows(model), members(model)]
 
 
 def related_model(field: Any) -> type[models.Model]:

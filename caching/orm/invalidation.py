@@ -179,8 +179,8 @@ def invalidate(target: type[models.Model] | models.Model | str) -> None:
         invalidate_on_commit([dep.table(target)])
     elif isinstance(target, models.Model):
         model = dep.concrete(type(target))
-        invalidate_on_commit(
-            changed(target),
+        invalidate_on_commit(  # columns unknown: every list over it too
+            [*changed(target), dep.members(model)],
             owned=owned_keys(model, target.pk, target),
             using=target._state.db or DEFAULT_DB_ALIAS,
         )

@@ -25,8 +25,8 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 
 from caching import store
+from caching.orm import columns, writethrough
 from caching.orm import deps as dep
-from caching.orm import writethrough
 from caching.orm.invalidation import is_dirty
 from caching.orm.registry import dependencies_of_model, track
 from caching.store import CacheStatus, Fill, codec, keys
@@ -98,7 +98,24 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
                 self.cache_status = outcome.status
         super()._fetch_all()
 
-    def _query_deps(self, sql: str) -> list[store.Dep]:
+    def dependencies(self, *, rows: bool = True) -> list[store.Dep]:
+        """Return what the cached result of this queryset depends on
+        (``rows=False``: its cached ``count()``)."""
+        try:
+            sql, _ = self.query.sql_with_params()
+        except EmptyResultSet:
+            return []
+        return self._query_deps(sql, rows=rows)
+
+    def _query_deps(self, sql: str, *, rows: bool = True) -> list[store.Dep]:
+        # Ids, values and counts: the columns they read (caching.orm.columns);
+        # whole rows read every column anyway, so the tables they name.
+        if (getattr(self, "_fields", None) is not None or not rows) and not (
+            self._prefetch_related_lookups  # type: ignore[attr-defined]
+        ):
+            precise = columns.query_deps(self, rows=rows)
+            if precise is not None:
+                return precise
         quote = connections[self.db].ops.quote_name
         from django.apps import apps
 
@@ -124,7 +141,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         outcome = store.fetch(
             keys.query_key(self.model, "count:" + sql, params),
             lambda: self.uncached().count(),
-            encode=lambda n: Fill(str(n).encode(), self._query_deps(sql)),
+            encode=lambda n: Fill(str(n).encode(), self._query_deps(sql, rows=False)),
             decode=int,
             ttl=self._cache_ttl,
             usable=not is_dirty(self.db),

@@ -2,9 +2,11 @@
 A list's ids, a page at a time, through the query cache: what a paginator
 needs (``count()`` and slices) without loading the list.
 
-The length and each page's ids are cached queries like any other (stale after
-a write to a table they read): ``SELECT COUNT(*)`` and ``SELECT id ... ORDER
-BY ... LIMIT n OFFSET k``, both cheap with the list's index. (Caching the whole
+The length and each page's ids are cached queries like any other:
+``SELECT COUNT(*)`` and ``SELECT id ... ORDER BY ... LIMIT n OFFSET k``, both
+cheap with the list's index. They depend on the membership of the tables they
+read and the columns they filter and order on (caching.orm.columns): an
+UPDATE of another column leaves them servable. (Caching the whole
 id list instead would make every write cost a query of every id; a
 ``COUNT(*) OVER ()`` on the page query makes the database read every row.)
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from caching.orm.managers import CachedQuerySet
+from caching.store import Dep
 
 
 class IdPages:
@@ -31,6 +34,14 @@ class IdPages:
     def __len__(self) -> int:
         return self.count()
 
+    def ids(self) -> Any:  # a CachedQuerySet of primary keys
+        return self.queryset.cached().values_list("pk", flat=True)
+
     def __getitem__(self, index: slice) -> list[Any]:
-        ids = self.queryset.cached().values_list("pk", flat=True)
-        return list(ids[index])
+        return list(self.ids()[index])
+
+    def dependencies(self) -> list[Dep]:
+        """Return what the length and the pages depend on."""
+        return sorted(
+            {*self.queryset.dependencies(rows=False), *self.ids().dependencies()}
+        )

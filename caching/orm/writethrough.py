@@ -79,7 +79,10 @@ def store_written(
     back.
     """
     stamped = batch.stamped
-    if batch.wire != store.encode_deps(invalidation.changed(instance)):
+    saved = set(invalidation.changed(instance))
+    model = dep.concrete(type(instance))
+    others = {d for d in batch.deps - saved if not dep.is_column(d, model)}
+    if others or not saved <= batch.deps:  # more than this save: read back
         return None
     if stamped is None or len(stamped.stamps) != 1:
         return None

@@ -110,7 +110,7 @@ local now = redis.call('INCR', KEYS[1])
 local seen = {}
 local replaced = 0
 for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
-  if field ~= '#' and field ~= '*' then
+  if string.sub(field, 1, 1) ~= '#' and field ~= '*' then  -- a row's stamp
     local old = tonumber(redis.call('HGET', ARGV[1] .. label, field) or 0)
     if old > replaced then replaced = old end
   end
