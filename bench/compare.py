@@ -38,7 +38,7 @@ from bench.run import workload_lines as all_workloads
 
 TREES = ("ref", "this")
 PORTS = {"ref": 8121, "this": 8122}
-WORKLOADS = ("W1", "W2", "W3")
+WORKLOADS = ("W1", "W2", "W3")  # BENCH_WORKLOADS=W2,W6 for others
 
 
 def start(tree: Path, env: dict, name: str) -> subprocess.Popen:
@@ -65,8 +65,9 @@ def main() -> int:
     seconds = int(env.get("BENCH_SECONDS", "8"))
     rounds = int(env.get("BENCH_ROUNDS", "3"))
     token = setup_data(env)
+    wanted = env.get("BENCH_WORKLOADS", ",".join(WORKLOADS)).split(",")
     workloads = {
-        k: v for k, v in all_workloads(env, random.Random(11)).items() if k in WORKLOADS
+        k: v for k, v in all_workloads(env, random.Random(11)).items() if k in wanted
     }
     workdir = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     worktree = workdir / "ref"

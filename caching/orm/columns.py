@@ -81,6 +81,20 @@ def _tables(query: Any, found: set[Column]) -> list[type[models.Model]] | None:
     return tables
 
 
+_known: dict[tuple[str, str, str, bool], list[Dep] | None] = {}
+
+
+def query_deps_of(queryset: Any, sql: str, *, rows: bool = True) -> list[Dep] | None:
+    """query_deps(), remembered by the query's SQL: the same text reads the same
+    columns (a list miss would compile its queries once more for them)."""
+    memo = (queryset.db, queryset.model._meta.label_lower, sql, rows)
+    if memo not in _known:
+        if len(_known) >= 4096:
+            _known.clear()
+        _known[memo] = query_deps(queryset, rows=rows)
+    return _known[memo]
+
+
 def query_deps(queryset: Any, *, rows: bool = True) -> list[Dep] | None:
     """Return the membership and column dependencies of queryset's query, or
     None when they cannot be told. ``rows=False``: of its count (what it

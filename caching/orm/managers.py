@@ -113,7 +113,7 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
         if (getattr(self, "_fields", None) is not None or not rows) and not (
             self._prefetch_related_lookups  # type: ignore[attr-defined]
         ):
-            precise = columns.query_deps(self, rows=rows)
+            precise = columns.query_deps_of(self, sql, rows=rows)
             if precise is not None:
                 return precise
         quote = connections[self.db].ops.quote_name
@@ -255,10 +255,18 @@ class WriteThroughManager(CachedManager[M]):
         return self.save_through(self.model(**fields))
 
     def update_through(self, instance: M, **fields: Any) -> M:
-        """Change fields of instance, save it and refill the cache after commit."""
+        """Change fields of instance, save them (and its ``auto_now`` fields)
+        and refill the cache after commit. Only those columns are written, so
+        only they are stamped: lists that neither filter nor order on them
+        keep their length and ids (caching.orm.columns)."""
         for name, value in fields.items():
             setattr(instance, name, value)
-        return self.save_through(instance)
+        touched = [
+            f.name
+            for f in instance._meta.concrete_fields
+            if getattr(f, "auto_now", False)
+        ]
+        return self.save_through(instance, update_fields=[*fields, *touched])
 
     def refill_on_commit(
         self,

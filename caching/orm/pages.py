@@ -25,6 +25,7 @@ class IdPages:
     def __init__(self, queryset: CachedQuerySet) -> None:
         self.queryset = queryset.prefetch_related(None)
         self._total: int | None = None
+        self._ids: Any = None
 
     def count(self) -> int:
         if self._total is None:
@@ -35,7 +36,9 @@ class IdPages:
         return self.count()
 
     def ids(self) -> Any:  # a CachedQuerySet of primary keys
-        return self.queryset.cached().values_list("pk", flat=True)
+        if self._ids is None:
+            self._ids = self.queryset.cached().values_list("pk", flat=True)
+        return self._ids
 
     def __getitem__(self, index: slice) -> list[Any]:
         return list(self.ids()[index])

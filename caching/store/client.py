@@ -232,8 +232,25 @@ def direct(redis: Redis | RedisCluster, *command: Any) -> Any:
     goes back to the pool disconnected and the error is raised, for the
     breaker. A cluster client routes commands itself: the normal way.
     """
-    if type(redis) is not Redis or threading.current_thread() is not _main:
+    if not _owns(redis):
         return redis.execute_command(*command)
+    return _on_own(redis, [command])[0]
+
+
+def direct_many(redis: Redis | RedisCluster, commands: list[tuple]) -> list | None:
+    """Send commands in one round trip on the main thread's own connection and
+    return their replies (the first error reply raised once all are read);
+    None where there is no such connection (the caller pipelines)."""
+    if not _owns(redis):
+        return None
+    return _on_own(redis, commands)
+
+
+def _owns(redis: Any) -> bool:
+    return type(redis) is Redis and threading.current_thread() is _main
+
+
+def _on_own(redis: Any, commands: list[tuple]) -> list:
     pool = redis.connection_pool
     conn = _own.conn
     if conn is None or _own.pool is not pool or _own.pid != os.getpid():
@@ -241,16 +258,26 @@ def direct(redis: Redis | RedisCluster, *command: Any) -> Any:
             _own.pool.release(conn)  # the settings changed: back to its pool
         conn = pool.get_connection()
         _own.conn, _own.pool, _own.pid = conn, pool, os.getpid()
+    replies: list = []
     try:
-        conn.send_packed_command(conn.pack_command(*command), check_health=False)
-        return conn.read_response()
-    except RedisError as exc:
-        if not isinstance(exc, ResponseError):  # a reply: the connection is fine
-            _forget_own(conn, pool)
-        raise
+        packed = (
+            conn.pack_command(*commands[0])
+            if len(commands) == 1
+            else conn.pack_commands(commands)
+        )
+        conn.send_packed_command(packed, check_health=False)
+        for _ in commands:
+            try:
+                replies.append(conn.read_response())
+            except ResponseError as exc:  # a reply: the connection is fine
+                replies.append(exc)
     except BaseException:
         _forget_own(conn, pool)
         raise
+    for reply in replies:
+        if isinstance(reply, ResponseError):
+            raise reply
+    return replies
 
 
 _main = threading.main_thread()

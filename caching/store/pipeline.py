@@ -43,12 +43,24 @@ def pipelined(redis: Redis, calls: Sequence[ScriptCall]) -> list:
         return _pipelined_per_node(redis, calls)
 
     def attempt() -> list:
+        commands = [
+            (
+                "EVALSHA",
+                script(redis, source).sha,
+                len(script_keys),
+                *script_keys,
+                *args,
+            )
+            for source, script_keys, args in calls
+        ]
+        replies = client.direct_many(redis, commands)  # the main thread's own
+        if replies is not None:
+            return replies
         # EVALSHA queued by hand: a Script called on a pipeline makes execute()
         # send SCRIPT EXISTS first, one more round trip on every write.
         pipe = redis.pipeline(transaction=False)
-        for source, script_keys, args in calls:
-            sha = script(redis, source).sha
-            pipe.evalsha(sha, len(script_keys), *script_keys, *args)
+        for command in commands:
+            pipe.execute_command(*command)
         return pipe.execute()
 
     try:
