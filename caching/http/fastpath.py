@@ -57,11 +57,9 @@ class LightRequest:
         self.resolver_match = match
 
 
-def identify(request: HttpRequest, *, cache_only: bool = False) -> Identity | None:
+def identify(request: HttpRequest) -> Identity | None:
     """Return who asks, or None when only the normal path can tell."""
-    return identify_by(
-        request.META.get("HTTP_AUTHORIZATION"), request.COOKIES, cache_only=cache_only
-    )
+    return identify_by(request.META.get("HTTP_AUTHORIZATION"), request.COOKIES)
 
 
 def identify_by(
@@ -160,23 +158,11 @@ def _forget_routes(*, setting: str, **kwargs: Any) -> None:
         handler_of.cache_clear()
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A stored response found for a request, and the route it answers."""
-
-    route: Route
-    payload: bytes  # as responses.pack stored it
-
-
-def find_hit(request: HttpRequest, *, cache_only: bool = False) -> Hit | None:
-    """Return the stored response of this GET, or None to go the normal way.
-
-    On a miss the lookup (asof and lease) is left on the request for the view.
-    ``cache_only``: never query the database (an unknown token goes the normal
-    way), for callers outside Django's request cycle (caching.http.wsgi).
-    """
-    if not conf.enabled():
-        return None
+def serve_hit(request: HttpRequest) -> HttpResponse | None:
+    """Return the cached response of this GET, or None to go the normal way
+    (on a miss the lookup, asof and lease, is left on the request for the view)."""
+    if not conf.enabled() or LOOKUP_ATTR in request.META:
+        return None  # off, or read already (caching.http.wsgi): a miss, for the view
     route = cached_route(get_urlconf(), request.path_info)
     if route is None or is_dirty() or not wants_canonical_json(request, route):
         return None
@@ -185,7 +171,7 @@ def find_hit(request: HttpRequest, *, cache_only: bool = False) -> Hit | None:
     if errors:
         return None  # the view answers its 400
     try:
-        identity = identify(request, cache_only=cache_only)
+        identity = identify(request)
         if identity is None:
             return None
         light = LightRequest(request.path, request.GET, identity, route.match)
@@ -197,20 +183,10 @@ def find_hit(request: HttpRequest, *, cache_only: bool = False) -> Hit | None:
     if not lookup.hit:
         request.META[LOOKUP_ATTR] = (key, lookup)
         return None
-    return Hit(route, lookup.payload)
-
-
-def serve_hit(request: HttpRequest) -> HttpResponse | None:
-    """Return the cached response of this GET, or None to go the normal way."""
-    if LOOKUP_ATTR in request.META:
-        return None  # read already (caching.http.wsgi): a miss, for the view
-    hit = find_hit(request)
-    if hit is None:
-        return None
-    response = unpack(hit.payload)
+    response = unpack(lookup.payload)
     response["X-Cache"] = CacheStatus.HIT.value
-    response["Allow"] = hit.route.allow
-    response["Cache-Control"] = hit.route.endpoint.cache_control
+    response["Allow"] = route.allow
+    response["Cache-Control"] = route.endpoint.cache_control
     return response
 
 

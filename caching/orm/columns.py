@@ -17,10 +17,8 @@ keeps its table stamps.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from django.apps import apps
 from django.db import models
 from django.db.models.expressions import Col, RawSQL
 from django.db.models.sql.datastructures import Join
@@ -31,14 +29,6 @@ from caching.store import Dep
 
 MAX_COLUMNS = 12  # each is one more stamp a hit checks
 Column = tuple[type[models.Model], str]
-
-
-@lru_cache(maxsize=1)
-def _models_by_table() -> dict[str, type[models.Model]]:
-    return {
-        m._meta.db_table: dep.concrete(m)
-        for m in apps.get_models(include_auto_created=True)
-    }
 
 
 def _walk(expression: Any, found: set[Column]) -> bool:
@@ -57,7 +47,7 @@ def _walk(expression: Any, found: set[Column]) -> bool:
 def _tables(query: Any, found: set[Column]) -> list[type[models.Model]] | None:
     """Return the models of the tables query reads (adding the join columns to
     found), or None."""
-    by_table = _models_by_table()
+    by_table = dep.models_by_table()
     tables = []
     for alias, table in query.alias_map.items():
         if not query.alias_refcount[alias]:

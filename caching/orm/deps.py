@@ -32,6 +32,7 @@ other object's detail entry: writes invalidate what they change, not the world.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, cast
 
 from django.db import models
@@ -140,9 +141,18 @@ def for_models(*model_classes: type[models.Model]) -> list[Dep]:
     return deps
 
 
-def for_tables(table_names: Iterable[str]) -> list[Dep]:
-    """Return table dependencies for database table names (from compiled SQL)."""
+@lru_cache(maxsize=1)
+def models_by_table() -> dict[str, type[models.Model]]:
+    """Return every installed model (auto-created ones too) by its table."""
     from django.apps import apps
 
-    by_table = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+    return {
+        m._meta.db_table: concrete(m)
+        for m in apps.get_models(include_auto_created=True)
+    }
+
+
+def for_tables(table_names: Iterable[str]) -> list[Dep]:
+    """Return table dependencies for database table names (from compiled SQL)."""
+    by_table = models_by_table()
     return [table(by_table[name]) for name in table_names if name in by_table]
