@@ -36,6 +36,7 @@ from caching.http.responses import (
     unpack,
 )
 from caching.orm import deps as dep
+from caching.orm import pages
 from caching.orm.invalidation import is_dirty
 from caching.orm.pages import IdPages
 from caching.store import CacheStatus, Dep, Fill, Outcome, fetch, metrics
@@ -81,6 +82,7 @@ def cache(endpoint: Endpoint) -> Callable[[Callable[..., Response]], Callable]:
                 )
 
             key = endpoint.request_key(request, view, pairs)
+            view.response_key, view.response_ttl = key, endpoint.ttl_seconds()
             outcome: Outcome[HttpResponse] = fetch(
                 key,
                 lambda: method(view, request, *args, **kwargs),
@@ -134,6 +136,8 @@ class CachedReadsMixin:
 
     fetched_object = None
     page_deps: list[Dep] | None = None  # a page assembled from its items' entries
+    response_key: str | None = None  # of the request @cache answers
+    response_ttl: int | None = None
 
     def get_object(self):
         self.fetched_object = super().get_object()  # type: ignore[misc]
@@ -154,16 +158,20 @@ class CachedReadsMixin:
         its items' rows, so an UPDATE of a column it neither filters nor orders
         on costs only the pages that show the row."""
         view: Any = self
-        queryset = view.filter_queryset(view.get_queryset())
-        paginator = view.paginator
-        ids: list[Any] | IdPages
-        if paginator is None:
-            ids = list(
-                queryset.prefetch_related(None).cached().values_list("pk", flat=True)
-            )
-        else:
-            ids = IdPages(queryset)
+        plan = pages.plan_for(self.response_key) if self.response_key else None
+        ids: list[Any] | IdPages | None = IdPages.from_plan(plan) if plan else None
+        if ids is None:  # no plan, or its entries changed: the queryset
+            queryset = view.filter_queryset(view.get_queryset())
+            if view.paginator is None:
+                flat = queryset.prefetch_related(None).cached()
+                ids = list(flat.values_list("pk", flat=True))
+            else:
+                ids = IdPages(queryset)
         page = view.paginate_queryset(ids)
+        if isinstance(ids, IdPages) and self.response_key:
+            made = ids.plan()
+            if made is not None and made is not plan:
+                pages.remember(self.response_key, made, self.response_ttl)
         if (
             items is not None
             and page is not None
@@ -174,9 +182,8 @@ class CachedReadsMixin:
             if isinstance(ids, IdPages):
                 view.page_deps = fragments.page_dependencies(ids, page)
             return fragments.page_response(envelope, bodies)
-        objects = queryset.model._default_manager.get_many_cached(
-            ids if page is None else page
-        )
+        model = ids.model if isinstance(ids, IdPages) else queryset.model
+        objects = model._default_manager.get_many_cached(ids if page is None else page)
         data = view.get_serializer(objects, many=True).data
         return Response(data) if page is None else view.get_paginated_response(data)
 

@@ -28,11 +28,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 from typing import Any
 
+from django.conf import settings
 from django.db import models
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from caching.http.params import Param, canonical_query
 from caching.http.responses import pack
@@ -136,6 +137,20 @@ class Endpoint:
         except (_NotLoaded, NoReverseMatch):
             return None
 
+    def detail_path(self, pk: Any) -> str | None:
+        """Return ``path_of`` an object found by this pk: for an int, from
+        one ``reverse()`` per URL configuration and script prefix (a page of
+        twenty items would reverse twenty times)."""
+        plain = self.model is not None and not self.params and self.url_name
+        if not plain or type(pk) is not int or pk < 0 or self.lookup != ("pk", "pk"):
+            return self.path_of(PkOnly(pk))
+        around = _around_pk(
+            self.url_name, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix()
+        )
+        if around is None:
+            return self.path_of(PkOnly(pk))
+        return f"{around[0]}{pk}{around[1]}"
+
     def _combos(self, obj: Any) -> list[tuple[str, ...]]:
         return list(itertools.product(*(v.values_for(obj) for v in self.vary)))
 
@@ -167,6 +182,20 @@ class Endpoint:
                 key = keys.response_key(path, "-".join(combo))
                 found.append((key, Fill(pack(body), depends)))
         return found
+
+
+_MARK = 9_182_736_450_917  # an int pk no URL of ours holds twice
+
+
+@lru_cache(maxsize=256)
+def _around_pk(url_name: str | None, *urlconf: Any) -> tuple[str, str] | None:
+    """Return what a detail's path holds before and after its pk."""
+    try:
+        path = reverse(url_name, kwargs={"pk": _MARK})
+    except NoReverseMatch:
+        return None
+    before, mark, after = path.partition(str(_MARK))
+    return (before, after) if mark and str(_MARK) not in after else None
 
 
 class _NotLoaded(Exception):

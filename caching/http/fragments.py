@@ -23,7 +23,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from caching import store
-from caching.http.endpoint import Endpoint, PkOnly
+from caching.http.endpoint import Endpoint
 from caching.http.responses import JSON, pack
 from caching.orm import deps as dep
 from caching.orm.invalidation import is_dirty
@@ -44,7 +44,7 @@ def detail_bodies(
     vary = "-".join(values)
     key_of = {}
     for pk in pks:
-        path = endpoint.path_of(PkOnly(pk))
+        path = endpoint.detail_path(pk)
         assert path is not None, f"{endpoint.url_name}: not a detail found by pk"
         key_of[pk] = keys.response_key(path, vary)
     entry_keys = [key_of[pk] for pk in pks]
@@ -76,7 +76,7 @@ def page_dependencies(ids: IdPages, pks: Sequence[Any]) -> list[Dep]:
     its length and ids (caching.orm.columns), and what each item's detail
     depends on (its row, and the tables of the relations it embeds: coarser
     than each detail's own rows, never finer)."""
-    model = ids.queryset.model
+    model = ids.model
     relations = [d for d in dep.for_models(model) if d != dep.table(model)]
     rows = [dep.row(model, pk) for pk in pks]
     return sorted({*ids.dependencies(), *rows, dep.all_rows(model), *relations})

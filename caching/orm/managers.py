@@ -44,6 +44,8 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
     _cache_on = False
     _cache_ttl: int | None = None
     cache_status: CacheStatus | None = None
+    cache_key: str | None = None  # of its last read through the cache
+    count_cache_key: str | None = None  # of its last count_cached()
 
     def _clone(self):
         clone = super()._clone()  # type: ignore[misc]  # Django's private API
@@ -84,8 +86,9 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
             except EmptyResultSet:
                 sql = None
             if sql is not None:
+                self.cache_key = keys.query_key(self.model, sql, params)
                 outcome = store.fetch(
-                    keys.query_key(self.model, sql, params),
+                    self.cache_key,
                     lambda: list(self.uncached()),
                     encode=lambda rows: Fill(_dumps(rows), self._query_deps(sql)),
                     decode=pickle.loads,
@@ -138,8 +141,9 @@ class CachedQuerySet(models.QuerySet, Generic[M]):
             sql, params = self.query.sql_with_params()
         except EmptyResultSet:
             return 0
+        self.count_cache_key = keys.query_key(self.model, "count:" + sql, params)
         outcome = store.fetch(
-            keys.query_key(self.model, "count:" + sql, params),
+            self.count_cache_key,
             lambda: self.uncached().count(),
             encode=lambda n: Fill(str(n).encode(), self._query_deps(sql, rows=False)),
             decode=int,

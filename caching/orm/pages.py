@@ -9,26 +9,77 @@ read and the columns they filter and order on (caching.orm.columns): an
 UPDATE of another column leaves them servable. (Caching the whole
 id list instead would make every write cost a query of every id; a
 ``COUNT(*) OVER ()`` on the page query makes the database read every row.)
+
+A page read once leaves a ``PagePlan``: the keys of its two entries and what
+they depend on, all functions of the page's SQL. The next miss of the same
+response key (same path, canonical query and caller variant, so the same
+queryset) reads both entries in one round trip, with no filterset, queryset or
+SQL compiled. Plans are kept in the process for at most the endpoint's TTL (a
+queryset that reads the clock is no staler than its cached response) and
+forgotten on any settings change; the entries themselves are checked against
+their stamps as any read is.
 """
 
 from __future__ import annotations
 
+import pickle
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from caching import conf
+from caching.orm.invalidation import is_dirty
 from caching.orm.managers import CachedQuerySet
-from caching.store import Dep
+from caching.store import Dep, client, read_many
+
+
+@dataclass(frozen=True, slots=True)
+class PagePlan:
+    """What one page of a list read: its length and ids entries."""
+
+    model: Any
+    count_key: str
+    ids_key: str
+    total: int  # the length it was made with: the same length, the same slice
+    deps: tuple[Dep, ...]
 
 
 class IdPages:
     """The ids of queryset for django.core.paginator.Paginator."""
 
-    def __init__(self, queryset: CachedQuerySet) -> None:
-        self.queryset = queryset.prefetch_related(None)
+    def __init__(self, queryset: CachedQuerySet | None, model: Any = None) -> None:
+        self.queryset = None if queryset is None else queryset.prefetch_related(None)
+        self.model = model if queryset is None else queryset.model
         self._total: int | None = None
         self._ids: Any = None
+        self._read: dict[tuple[Any, Any], list[Any]] = {}  # slices read
+        self._plan: PagePlan | None = None
+
+    @classmethod
+    def from_plan(cls, plan: PagePlan) -> IdPages | None:
+        """Return the pages of a plan with its length and ids read in one
+        round trip, or None if either entry is missing, stale or different in
+        length (the caller builds its queryset)."""
+        if is_dirty() or not conf.enabled():
+            return None
+        try:
+            count, ids = read_many([plan.count_key, plan.ids_key], group="orm:pages")
+        except client.CacheUnavailable:
+            return None
+        if not (count.hit and ids.hit) or int(count.payload) != plan.total:
+            return None
+        pages = cls(None, plan.model)
+        pages._total = plan.total
+        pages._plan = plan
+        pages._read[None, None] = pickle.loads(ids.payload)
+        return pages
 
     def count(self) -> int:
         if self._total is None:
+            assert self.queryset is not None
             self._total = self.queryset.count_cached()
         return self._total
 
@@ -37,14 +88,59 @@ class IdPages:
 
     def ids(self) -> Any:  # a CachedQuerySet of primary keys
         if self._ids is None:
+            assert self.queryset is not None
             self._ids = self.queryset.cached().values_list("pk", flat=True)
         return self._ids
 
     def __getitem__(self, index: slice) -> list[Any]:
-        return list(self.ids()[index])
+        if self._plan is not None:  # the paginator asks for the planned slice
+            return self._read[None, None]
+        page = self.ids()[index]
+        found = self._read[index.start, index.stop] = list(page)
+        self._page_key = page.cache_key
+        return found
 
     def dependencies(self) -> list[Dep]:
         """Return what the length and the pages depend on."""
+        if self._plan is not None:
+            return list(self._plan.deps)
+        assert self.queryset is not None
         return sorted(
             {*self.queryset.dependencies(rows=False), *self.ids().dependencies()}
         )
+
+    def plan(self) -> PagePlan | None:
+        """Return the plan of the one page read through the cache, if any."""
+        if self._plan is not None:
+            return self._plan
+        count_key = getattr(self.queryset, "count_cache_key", None)
+        page_key = getattr(self, "_page_key", None)
+        if len(self._read) != 1 or count_key is None or page_key is None:
+            return None
+        return PagePlan(
+            self.model, count_key, page_key, self.count(), tuple(self.dependencies())
+        )
+
+
+_plans: dict[str, tuple[float, PagePlan]] = {}
+MAX_PLANS = 8_192  # cleared when full; a plan is a few hundred bytes
+
+
+def plan_for(response_key: str) -> PagePlan | None:
+    """Return the plan a page answered under response_key left, if current."""
+    found = _plans.get(response_key)
+    if found is None or found[0] < time.monotonic():
+        return None
+    return found[1]
+
+
+def remember(response_key: str, plan: PagePlan, ttl: int | None) -> None:
+    if len(_plans) >= MAX_PLANS:
+        _plans.clear()
+    lifetime = conf.default_ttl() if ttl is None else ttl
+    _plans[response_key] = (time.monotonic() + lifetime, plan)
+
+
+@receiver(setting_changed)
+def _forget(**kwargs: Any) -> None:
+    _plans.clear()

@@ -30,7 +30,15 @@ from redis import Redis
 from caching import conf, signals
 from caching.store import client, codec, keys, metrics
 from caching.store.pipeline import ScriptCall, pipelined
-from caching.store.scripts import FILL, FILL_WRITTEN, READ, RELEASE, call, script
+from caching.store.scripts import (
+    FILL,
+    FILL_WRITTEN,
+    READ,
+    READ_MANY,
+    RELEASE,
+    call,
+    script,
+)
 from caching.store.stamps import Dep, encode_deps, now
 
 logger = logging.getLogger("caching")
@@ -110,27 +118,42 @@ def _lookup(key: str, reply: list, token: str) -> Lookup | None:
 
 
 def read_many(entry_keys: Sequence[str], *, group: str = "") -> list[Lookup]:
-    """Read many entries in one pipelined round trip, without leases (a caller
-    missing some loads them all in one query). A miss carries the clock of its
-    key's shard, taken before the caller queries: the asof of its fill."""
-    calls: list[ScriptCall] = []
+    """Read many entries in one round trip (one script call per shard), without
+    leases (a caller missing some loads them all in one query). A miss carries
+    the clock of its key's shard, taken before the caller queries: the asof of
+    its fill."""
+    by_shard: dict[int, list[str]] = {}
     for key in entry_keys:
-        shard = keys.shard_of(key)
-        script_keys = [key, keys.lease_key(key), keys.clock_key(shard),
-                       keys.stats_key(shard), keys.floor_key(shard)]  # fmt: skip
-        calls.append((READ, script_keys, [keys.version_prefix(shard), "-", 0, group]))
+        by_shard.setdefault(keys.shard_of(key), []).append(key)
+    calls: list[ScriptCall] = [
+        (
+            READ_MANY,
+            [
+                keys.clock_key(shard),
+                keys.stats_key(shard),
+                keys.floor_key(shard),
+                *shard_keys,
+            ],
+            [keys.version_prefix(shard), group],
+        )  # fmt: skip
+        for shard, shard_keys in by_shard.items()
+    ]
     if not calls:
         return []
     replies = client.run(lambda redis: pipelined(redis, calls))
-    found = []
-    for key, reply in zip(entry_keys, replies, strict=True):
-        lookup = _lookup(key, reply, "")
-        if lookup is None:  # a bad seal: a miss as of the clock now
-            lookup = Lookup(hit=False, asof=now(keys.shard_of(key)))
-        found.append(lookup)
-        if signals.cache_read.receivers:
-            signals.cache_read.send(read, key=key, group=group, hit=lookup.hit)
-    return found
+    lookups: dict[str, Lookup] = {}
+    for shard_keys, (clock, *found) in zip(by_shard.values(), replies, strict=True):
+        for key, reply in zip(shard_keys, found, strict=True):
+            lookup = None
+            if reply != 0:
+                lookup = _lookup(key, [1, reply[0], reply[1], reply[2]], "")
+            if lookup is None:  # a miss, or a bad seal: a miss as of the clock
+                asof = int(clock) if reply == 0 else now(keys.shard_of(key))
+                lookup = Lookup(hit=False, asof=asof)
+            lookups[key] = lookup
+            if signals.cache_read.receivers:
+                signals.cache_read.send(read, key=key, group=group, hit=lookup.hit)
+    return [lookups[key] for key in entry_keys]
 
 
 def fill_args(

@@ -10,11 +10,15 @@ here for each).
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from decimal import Decimal
 
 import pytest
 
 from caching import store
+from caching.http.endpoint import PkOnly
+from caching.orm import pages
 from caching.store import keys
 from catalog.models import Product
 from tests.factories import ProductFactory
@@ -189,3 +193,89 @@ def test_the_profile_list_reads_profiles_from_their_entries(
     response = api_client.get("/api/profiles/")
     assert response["X-Cache"] == "MISS"
     assert len(cache_events.hits) >= 1  # the unchanged profile, from its entry
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Count Redis round trips: every command or pipeline leaves as one packed
+    write on a connection, whichever path sent it."""
+    from redis.connection import AbstractConnection
+
+    sent = {"n": 0}
+    send = AbstractConnection.send_packed_command
+
+    def counted(self, *args, **kwargs):
+        sent["n"] += 1
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def test_a_list_miss_reads_its_length_and_ids_in_one_round_trip(
+    api_client, staff_client, catalog, round_trips, django_assert_num_queries
+):
+    """The page's plan (caching.orm.pages): the second miss of a page reads
+    its length and ids in one round trip, its bodies in another; around them
+    the response tier's read and fill. No query, no filterset, no SQL."""
+    api_client.get(LIST)  # every entry filled, the page's plan made
+    for changed in catalog[3], catalog[4]:
+        staff_client.patch(detail(changed), {"name": changed.name + "!"}, format="json")
+        round_trips["n"] = 0
+        with django_assert_num_queries(0):
+            response = api_client.get(LIST)
+        assert response["X-Cache"] == "MISS"
+        assert f"{changed.name}!" in names(response)
+    assert round_trips["n"] == 4
+
+    pages._plans.clear()  # without the plan: the length, then the ids
+    staff_client.patch(detail(catalog[5]), {"name": "Plain"}, format="json")
+    round_trips["n"] = 0
+    assert "Plain" in names(api_client.get(LIST))
+    assert round_trips["n"] == 5
+
+
+def test_a_plan_whose_entries_changed_gives_way_to_the_query(api_client, catalog):
+    """An insert voids the plan's length and ids: the page is queried again
+    and a new plan made."""
+    api_client.get(LIST)
+    ProductFactory(category=catalog[0].category, price=Decimal("1.00"), name="First")
+    response = api_client.get(LIST).json()
+    assert response["count"] == 21
+    assert response["results"][0]["name"] == "First"
+    plan = next(iter(pages._plans.values()))[1]
+    assert plan.total == 21
+
+
+def test_a_plan_is_used_only_with_its_length_and_for_its_lifetime(catalog):
+    queryset = Product.objects.order_by("price", "pk")
+    ids = pages.IdPages(queryset)
+    assert ids.count() == 20  # as a paginator asks: the length, then a slice
+    assert ids[0:20] == [p.pk for p in catalog]
+    plan = ids.plan()
+    assert pages.IdPages.from_plan(plan)[0:20] == [p.pk for p in catalog]
+    other_length = dataclasses.replace(plan, total=plan.total + 1)
+    assert pages.IdPages.from_plan(other_length) is None
+    pages.remember("page", plan, ttl=0)  # a queryset may read the clock
+    time.sleep(0.01)
+    assert pages.plan_for("page") is None
+    pages.remember("page", plan, ttl=60)
+    assert pages.plan_for("page") == plan
+
+
+def test_a_detail_path_from_its_pk_is_what_reverse_gives(db):
+    from django.urls import set_script_prefix
+
+    from catalog.api import endpoints
+
+    endpoint = endpoints.product_detail
+    try:
+        for prefix in "/", "/shop/":
+            set_script_prefix(prefix)
+            for pk in 0, 7, 123456789:
+                assert endpoint.detail_path(pk) == endpoint.path_of(PkOnly(pk))
+            assert endpoint.detail_path(7) == f"{prefix}api/products/7/"
+        assert endpoint.detail_path(-1) is None  # not a pk the route matches
+        assert endpoint.detail_path("x") is None
+    finally:
+        set_script_prefix("/")
