@@ -1,14 +1,15 @@
 """
-`python -m bench.list_miss`: what a list miss costs after one product write,
+`python -m bench.list_miss`: what a list miss costs after one write,
 with the ORM tier under the response tier (ids from a cached query, products
 from their own entries) and without it (the list queried and serialized from
 the database, as before issue 14), side by side in one process, alternated.
 
-Each iteration: one product the page shows changed by write-through (what an
-API PATCH of its stock does, refilling that product's entry), then
-`GET /api/products/?page=N` timed: a response miss by construction, since the
+Each iteration: one item the page shows changed by write-through (a product's
+stock, as an API PATCH does, refilling its detail entries; a profile's display
+name, as PATCH /api/profiles/me/ does), then `GET /api/products/?page=N` or
+`GET /api/profiles/?page=N` timed: a response miss by construction, since the
 page depends on the rows it shows. Reports the median microseconds, SQL
-queries and Redis round trips per list miss.
+queries and Redis round trips per list miss, for both lists.
 
 Environment as `make bench` (DATABASE_URL, REDIS_URL: the seeded bench
 database); BENCH_ITERATIONS (200).
@@ -37,48 +38,66 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from rest_framework import viewsets
 
-    from catalog.api.views import ProductViewSet
+    from caching.http.decorator import CachedReadsMixin
     from catalog.models import Product
+    from users import services
+    from users.models import Profile
 
     trips = count_round_trips()
-
-    two_tiers = ProductViewSet.list_from_entries
+    two_tiers = CachedReadsMixin.list_from_entries
 
     def one_tier(self, request, items=None):  # as DRF builds it, from the database
         return viewsets.ModelViewSet.list(self, request)
 
+    def write_product(pk: int, rng: random.Random) -> None:
+        product = Product.objects.get_cached(pk=pk)
+        Product.objects.update_through(product, stock=rng.randint(0, 500))
+
+    def write_profile(username: str, rng: random.Random) -> None:
+        profile = Profile.objects.select_related("user").get(user__username=username)
+        services.profile_update(profile=profile, display_name=f"n{rng.random()}")
+
+    lists = {  # list: (path, the field an item is written by, its write)
+        "products": ("/api/products/", "id", write_product),
+        "profiles": ("/api/profiles/", "username", write_profile),
+    }
     modes = {"two tiers": two_tiers, "one tier (before)": one_tier}
     iterations = int(os.environ.get("BENCH_ITERATIONS", "200"))
     rng = random.Random(5)
     client = Client(HTTP_HOST="127.0.0.1")
-    results: dict[str, list[tuple[float, int, int]]] = {m: [] for m in modes}
-    for i in range(iterations * len(modes)):
-        name = list(modes)[i % len(modes)]
-        ProductViewSet.list_from_entries = modes[name]
-        url = f"/api/products/?page={rng.randint(1, 5)}"
-        shown = [row["id"] for row in client.get(url).json()["results"]]
-        # a product the page shows: the one write that makes this page miss
-        product = Product.objects.get_cached(pk=rng.choice(shown))
-        Product.objects.update_through(product, stock=rng.randint(0, 500))
+    results: dict[tuple[str, str], list[tuple[float, int, int]]] = {
+        (name, mode): [] for name in lists for mode in modes
+    }
+    runs = list(results)
+    for i in range(iterations * len(runs)):
+        name, mode = runs[i % len(runs)]
+        CachedReadsMixin.list_from_entries = modes[mode]  # type: ignore[method-assign]
+        path, field, write = lists[name]
+        url = f"{path}?page={rng.randint(1, 5)}"
+        shown = [row[field] for row in client.get(url).json()["results"]]
+        write(rng.choice(shown), rng)  # an item the page shows: the page misses
         trips["n"] = 0
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             response = client.get(url)
             elapsed = time.perf_counter() - started
         assert response["X-Cache"] == "MISS", response["X-Cache"]
-        results[name].append((elapsed * 1e6, len(queries), trips["n"]))
-    ProductViewSet.list_from_entries = two_tiers
+        results[name, mode].append((elapsed * 1e6, len(queries), trips["n"]))
+    CachedReadsMixin.list_from_entries = two_tiers  # type: ignore[method-assign]
 
     print("| list miss after one write | us (median) | SQL | Redis round trips |")
     print("|---|---|---|---|")
-    for name, rows in results.items():
+    for (name, mode), rows in results.items():
         us = statistics.median(r[0] for r in rows)
         sql = statistics.median(r[1] for r in rows)
         rt = statistics.median(r[2] for r in rows)
-        print(f"| {name} | {us:.0f} | {sql:.0f} | {rt:.0f} |")
-    before = statistics.median(r[0] for r in results["one tier (before)"])
-    after = statistics.median(r[0] for r in results["two tiers"])
-    print(f"\none tier / two tiers: {before / after:.2f}x ({iterations} misses each)")
+        print(f"| {name}, {mode} | {us:.0f} | {sql:.0f} | {rt:.0f} |")
+    print()
+    for name in lists:
+        before = statistics.median(r[0] for r in results[name, "one tier (before)"])
+        after = statistics.median(r[0] for r in results[name, "two tiers"])
+        print(f"{name}: one tier / two tiers: {before / after:.2f}x", end=" ")
+        print(f"({iterations} misses each)")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,12 @@ class IdPages:
     """The ids of queryset for django.core.paginator.Paginator."""
 
     def __init__(self, queryset: CachedQuerySet | None, model: Any = None) -> None:
-        self.queryset = None if queryset is None else queryset.prefetch_related(None)
+        # A length and ids need no related rows: nor their joins, nor their deps.
+        self.queryset = (
+            None
+            if queryset is None
+            else queryset.prefetch_related(None).select_related(None)
+        )
         self.model = model if queryset is None else queryset.model
         self._total: int | None = None
         self._ids: Any = None
