@@ -40,6 +40,18 @@ def wsgi_call(
 ) -> tuple[int, bytes]:
     """Send one request to a WSGI application, as gunicorn would; return the
     status code and the body."""
+    status, _, content = wsgi_response(app, method, path, body, headers)
+    return status, content
+
+
+def wsgi_response(
+    app: Callable,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """wsgi_call, with the response's headers."""
     raw_path, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": method,
@@ -63,11 +75,12 @@ def wsgi_call(
         environ["CONTENT_LENGTH"] = str(len(body))
     for name, value in (headers or {}).items():
         environ["HTTP_" + name.upper().replace("-", "_")] = value
-    status: list[str] = []
-    chunks = app(environ, lambda line, _headers, exc_info=None: status.append(line))
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    chunks = app(environ, lambda *response, exc_info=None: started.append(response))
     try:
         content = b"".join(chunks)
     finally:
         if hasattr(chunks, "close"):
             chunks.close()
-    return int(status[0][:3]), content
+    status, response_headers = started[0]
+    return int(status[:3]), dict(response_headers), content
