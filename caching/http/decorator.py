@@ -166,7 +166,8 @@ class CachedReadsMixin:
                 flat = queryset.prefetch_related(None).cached()
                 ids = list(flat.values_list("pk", flat=True))
             else:
-                ids = IdPages(queryset)
+                fields = ("pk",) if items is None else fragments.lookup_fields(items)
+                ids = IdPages(queryset, fields=fields)
         page = view.paginate_queryset(ids)
         if isinstance(ids, IdPages) and self.response_key:
             made = ids.plan()
@@ -183,7 +184,10 @@ class CachedReadsMixin:
                 view.page_deps = fragments.page_dependencies(ids, page)
             return fragments.page_response(envelope, bodies)
         model = ids.model if isinstance(ids, IdPages) else queryset.model
-        objects = model._default_manager.get_many_cached(ids if page is None else page)
+        shown: Any = ids if page is None else page  # a list when not paginated
+        objects = model._default_manager.get_many_cached(
+            [fragments.pk_of_item(item) for item in shown]
+        )
         data = view.get_serializer(objects, many=True).data
         return Response(data) if page is None else view.get_paginated_response(data)
 

@@ -137,19 +137,19 @@ class Endpoint:
         except (_NotLoaded, NoReverseMatch):
             return None
 
-    def detail_path(self, pk: Any) -> str | None:
-        """Return ``path_of`` an object found by this pk: for an int, from
-        one ``reverse()`` per URL configuration and script prefix (a page of
-        twenty items would reverse twenty times)."""
-        plain = self.model is not None and not self.params and self.url_name
-        if not plain or type(pk) is not int or pk < 0 or self.lookup != ("pk", "pk"):
-            return self.path_of(PkOnly(pk))
-        around = _around_pk(
-            self.url_name, settings.ROOT_URLCONF, get_urlconf(), get_script_prefix()
-        )
-        if around is None:
-            return self.path_of(PkOnly(pk))
-        return f"{around[0]}{pk}{around[1]}"
+    def detail_path(self, value: Any) -> str | None:
+        """Return the path of the detail whose URL kwarg (the lookup's) is
+        value: for an int from one ``reverse()`` per URL configuration and
+        script prefix (a page of twenty items would reverse twenty times)."""
+        if self.model is None or self.params or not self.url_name or not self.lookup:
+            return None
+        urlconf = (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+        kwarg = self.lookup[0]
+        if type(value) is int and value >= 0:
+            around = _around_int(self.url_name, kwarg, *urlconf)
+            if around is not None:
+                return f"{around[0]}{value}{around[1]}"
+        return _reversed(self.url_name, kwarg, value, *urlconf)
 
     def _combos(self, obj: Any) -> list[tuple[str, ...]]:
         return list(itertools.product(*(v.values_for(obj) for v in self.vary)))
@@ -184,18 +184,25 @@ class Endpoint:
         return found
 
 
-_MARK = 9_182_736_450_917  # an int pk no URL of ours holds twice
+_MARK = 9_182_736_450_917  # an int no URL of ours holds twice
 
 
 @lru_cache(maxsize=256)
-def _around_pk(url_name: str | None, *urlconf: Any) -> tuple[str, str] | None:
-    """Return what a detail's path holds before and after its pk."""
-    try:
-        path = reverse(url_name, kwargs={"pk": _MARK})
-    except NoReverseMatch:
+def _around_int(url_name: str, kwarg: str, *urlconf: Any) -> tuple[str, str] | None:
+    """Return what a detail's path holds before and after its int kwarg."""
+    path = _reversed(url_name, kwarg, _MARK, *urlconf)
+    if path is None:
         return None
     before, mark, after = path.partition(str(_MARK))
     return (before, after) if mark and str(_MARK) not in after else None
+
+
+@lru_cache(maxsize=8192)
+def _reversed(url_name: str, kwarg: str, value: Any, *urlconf: Any) -> str | None:
+    try:
+        return reverse(url_name, kwargs={kwarg: value})
+    except NoReverseMatch:
+        return None
 
 
 class _NotLoaded(Exception):

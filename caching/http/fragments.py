@@ -15,6 +15,7 @@ one query and filled, each as of the clock its own read returned.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -35,19 +36,42 @@ _PLACEHOLDER_JSON = json.dumps(PLACEHOLDER).encode()
 Rendered = tuple[Any, Any]  # (body, the object it renders)
 
 
+def lookup_fields(endpoint: Endpoint) -> tuple[str, ...]:
+    """Return what a page's id query selects for the items of endpoint: the
+    pk, and the value the detail's URL is found by if it is not the pk."""
+    assert endpoint.lookup is not None, f"{endpoint.url_name}: not an object's detail"
+    if endpoint.lookup == ("pk", "pk"):
+        return ("pk",)
+    return ("pk", endpoint.lookup[1].replace(".", "__"))
+
+
+def pk_of_item(item: Any) -> Any:
+    """Return the pk of a page item (a pk, or (pk, lookup value))."""
+    return item[0] if isinstance(item, tuple) else item
+
+
 def detail_bodies(
-    endpoint: Endpoint, pks: Sequence[Any], request: Any, view: Any
+    endpoint: Endpoint, items: Sequence[Any], request: Any, view: Any
 ) -> list[bytes]:
     """Return the detail bodies of these objects as this caller would get
-    them, in order (one with no body for this caller is left out)."""
-    values = tuple(v.of_request(request, view) for v in endpoint.vary)
-    vary = "-".join(values)
-    key_of = {}
-    for pk in pks:
-        path = endpoint.detail_path(pk)
-        assert path is not None, f"{endpoint.url_name}: not a detail found by pk"
-        key_of[pk] = keys.response_key(path, vary)
-    entry_keys = [key_of[pk] for pk in pks]
+    them, in order (one with no body for this caller is left out). items: the
+    page's pks, or (pk, lookup value) pairs (``lookup_fields``). What a
+    detail varies on is worked out per item, with the list's request and its
+    view holding the detail's URL kwargs (a profile's owner sees their email)."""
+    assert endpoint.lookup is not None
+    kwarg = endpoint.lookup[0]
+    item_view = copy.copy(view)
+    key_of: dict[Any, str] = {}
+    values_of: dict[Any, tuple[str, ...]] = {}
+    for item in items:
+        pk, value = item if isinstance(item, tuple) else (item, item)
+        path = endpoint.detail_path(value)
+        assert path is not None, f"{endpoint.url_name}: no detail for {value!r}"
+        item_view.kwargs = {kwarg: str(value)}  # as the detail's URL gives it
+        values = tuple(v.of_request(request, item_view) for v in endpoint.vary)
+        values_of[pk] = values
+        key_of[pk] = keys.response_key(path, "-".join(values))
+    pks = list(key_of)
     pk_of = {key: pk for pk, key in key_of.items()}
     assert endpoint.model is not None
     assert endpoint.render is not None
@@ -56,29 +80,30 @@ def detail_bodies(
 
     def load(missing: list[str]) -> dict[str, Rendered]:
         rows = manager.uncached().with_embedded().in_bulk([pk_of[k] for k in missing])
-        rendered = {key_of[pk]: (render(obj, *values), obj) for pk, obj in rows.items()}
+        rendered = {
+            key_of[pk]: (render(obj, *values_of[pk]), obj) for pk, obj in rows.items()
+        }
         return {key: r for key, r in rendered.items() if r[0] is not None}
 
     by_key = store.fetch_many(
-        entry_keys,
+        [key_of[pk] for pk in pks],
         load,
         encode=lambda r: Fill(pack(r[0]), dep.for_instance(r[1])),
         decode=lambda payload: (payload.partition(b"\n")[2], None),  # pack()'s header
         usable=not is_dirty(),
         group=f"api:{endpoint.url_name}",
     )
-    bodies = {pk: by_key[key][0] for pk, key in key_of.items() if key in by_key}
-    return [bodies[pk] for pk in pks if pk in bodies]
+    return [by_key[key_of[pk]][0] for pk in pks if key_of[pk] in by_key]
 
 
-def page_dependencies(ids: IdPages, pks: Sequence[Any]) -> list[Dep]:
+def page_dependencies(ids: IdPages, items: Sequence[Any]) -> list[Dep]:
     """Return what a page assembled from its items' detail entries depends on:
     its length and ids (caching.orm.columns), and what each item's detail
     depends on (its row, and the tables of the relations it embeds: coarser
     than each detail's own rows, never finer)."""
     model = ids.model
     relations = [d for d in dep.for_models(model) if d != dep.table(model)]
-    rows = [dep.row(model, pk) for pk in pks]
+    rows = [dep.row(model, pk_of_item(item)) for item in items]
     return sorted({*ids.dependencies(), *rows, dep.all_rows(model), *relations})
 
 

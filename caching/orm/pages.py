@@ -50,7 +50,12 @@ class PagePlan:
 class IdPages:
     """The ids of queryset for django.core.paginator.Paginator."""
 
-    def __init__(self, queryset: CachedQuerySet | None, model: Any = None) -> None:
+    def __init__(
+        self,
+        queryset: CachedQuerySet | None,
+        model: Any = None,
+        fields: tuple[str, ...] = ("pk",),
+    ) -> None:
         # A length and ids need no related rows: nor their joins, nor their deps.
         self.queryset = (
             None
@@ -58,6 +63,7 @@ class IdPages:
             else queryset.prefetch_related(None).select_related(None)
         )
         self.model = model if queryset is None else queryset.model
+        self.fields = fields  # what a page's items are: pks, or tuples of these
         self._total: int | None = None
         self._ids: Any = None
         self._read: dict[tuple[Any, Any], list[Any]] = {}  # slices read
@@ -91,10 +97,11 @@ class IdPages:
     def __len__(self) -> int:
         return self.count()
 
-    def ids(self) -> Any:  # a CachedQuerySet of primary keys
+    def ids(self) -> Any:  # a CachedQuerySet of primary keys (or of fields)
         if self._ids is None:
             assert self.queryset is not None
-            self._ids = self.queryset.cached().values_list("pk", flat=True)
+            flat = len(self.fields) == 1
+            self._ids = self.queryset.cached().values_list(*self.fields, flat=flat)
         return self._ids
 
     def __getitem__(self, index: slice) -> list[Any]:

@@ -183,16 +183,45 @@ def test_a_category_rename_makes_only_its_products_details_unservable(
         assert api_client.get(detail(other))["X-Cache"] == "HIT"
 
 
-def test_the_profile_list_reads_profiles_from_their_entries(
-    api_client, cache_events, user, other_user, django_assert_num_queries
+def test_the_profile_list_reads_profiles_from_their_detail_entries(
+    api_client, user_client, user, other_user, cache_events, django_assert_num_queries
 ):
+    """Profiles are found by username: the page's ids query selects it too,
+    and after a PATCH of /me/ (which refills its details) the next page miss
+    runs no query at all."""
     api_client.get("/api/profiles/")
-    other_user.email = "other@new.example"
-    other_user.save()
+    user_client.patch("/api/profiles/me/", {"display_name": "Al"}, format="json")
     cache_events.clear()
-    response = api_client.get("/api/profiles/")
+    with django_assert_num_queries(0):
+        response = api_client.get("/api/profiles/")
     assert response["X-Cache"] == "MISS"
-    assert len(cache_events.hits) >= 1  # the unchanged profile, from its entry
+    details = [r for r in cache_events.hits if r.group == "api:profile-detail"]
+    assert len(details) == 2  # the page's bodies: nothing serialized
+    shown = {p["username"]: p for p in response.json()["results"]}
+    assert shown["alice"]["display_name"] == "Al"
+    assert "email" not in shown["alice"]
+
+
+@pytest.mark.parametrize("viewer", ["api_client", "user_client", "staff_client"])
+def test_an_assembled_profile_page_is_the_database_page(
+    request, viewer, user, other_user, settings
+):
+    """Each viewer gets each item's detail form for them: their own email, all
+    emails for staff, none for anyone else, the bytes DRF would write."""
+    client = request.getfixturevalue(viewer)
+    client.get("/api/profiles/")  # the details filled
+    assembled = client.get("/api/profiles/?page_size=10")  # another key
+    assert assembled["X-Cache"] == "MISS"
+    settings.CACHING = {**settings.CACHING, "ENABLED": False}
+    fresh = client.get("/api/profiles/?page_size=10")
+    assert assembled.content == fresh.content
+    emails = [p.get("email") for p in fresh.json()["results"]]
+    expected = {
+        "api_client": [None, None],
+        "user_client": ["alice@example.com", None],
+        "staff_client": ["alice@example.com", "bob@example.com", "staff@example.com"],
+    }[viewer]
+    assert sorted(emails, key=str) == sorted(expected, key=str)
 
 
 @pytest.fixture

@@ -41,7 +41,9 @@ class ProfileViewSet(
 
     @cache(endpoints.profile_list)
     def list(self, request, *args, **kwargs):
-        return self.list_from_entries(request)  # ids, then per-object entries
+        # On a response miss: the page's ids and usernames from cached
+        # queries, the profiles from their detail entries (Russian-doll).
+        return self.list_from_entries(request, items=endpoints.profile_detail)
 
     @cache(endpoints.profile_detail)
     def retrieve(self, request, *args, **kwargs):
