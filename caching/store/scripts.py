@@ -31,10 +31,21 @@ local function clock_now(key)
   end
   return now
 end
--- own (optional): a stamp that counts as fresh, the writer's own (FILL_WRITTEN)
-local function deps_fresh(vprefix, deps, asof, own)
-  for label, field in string.gmatch(deps, '([^;|]+)|([^;]+)') do
-    local stamp = redis.call('HGET', vprefix .. label, field)
+-- own (optional): a stamp that counts as fresh, the writer's own (FILL_WRITTEN);
+-- seen (optional): stamps read already by this call (READ_MANY's entries share
+-- their relations' stamps), false for none
+local function deps_fresh(vprefix, deps, asof, own, seen)
+  for dep, label, field in string.gmatch(deps, '(([^;|]+)|([^;]+))') do
+    local stamp
+    if seen then
+      stamp = seen[dep]
+      if stamp == nil then
+        stamp = redis.call('HGET', vprefix .. label, field)
+        seen[dep] = stamp
+      end
+    else
+      stamp = redis.call('HGET', vprefix .. label, field)
+    end
     if stamp and stamp ~= own and tonumber(stamp) > asof then return false end
   end
   return true
@@ -81,6 +92,7 @@ READ_MANY = (
     CLOCK_INIT
     + """
 local floor = tonumber(redis.call('GET', KEYS[3]) or 0)
+local seen = {}
 local found = {'0'}
 local hits = 0
 for i = 4, #KEYS do
@@ -91,7 +103,7 @@ for i = 4, #KEYS do
     local nl2 = string.find(raw, '\\n', nl1 + 1, true)
     local asof = tonumber(string.sub(raw, 1, nl1 - 1))
     local deps = string.sub(raw, nl1 + 1, nl2 - 1)
-    if asof >= floor and deps_fresh(ARGV[1], deps, asof) then
+    if asof >= floor and deps_fresh(ARGV[1], deps, asof, nil, seen) then
       reply = {string.sub(raw, nl2 + 1), string.sub(raw, 1, nl1 - 1), deps}
       hits = hits + 1
     end

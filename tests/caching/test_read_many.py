@@ -60,3 +60,13 @@ def test_entries_below_the_floor_are_misses(redis):
     shard = keys.shard_of(key)
     redis.set(keys.floor_key(shard), store.now(shard) + 1)
     assert store.read_many([key])[0].hit is False
+
+
+def test_a_stamp_read_for_one_entry_is_checked_against_each_entrys_asof(redis):
+    """Entries of a page share their relations' stamps, read once per call;
+    each is still compared with the asof of the entry at hand."""
+    older = filled("/older/", ("x.shared", "1"))
+    store.stamp([("x.shared", "1")])
+    newer = filled("/newer/", ("x.shared", "1"))
+    assert [lookup.hit for lookup in store.read_many([newer, older])] == [True, False]
+    assert [lookup.hit for lookup in store.read_many([older, newer])] == [False, True]
