@@ -22,7 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from caching.http import fastpath, fragments
+from caching.http import fastpath, fragments, recipes
 from caching.http.endpoint import ENDPOINT_ATTR, DepsOf, Endpoint, Vary
 from caching.http.params import Param
 from caching.http.responses import (
@@ -178,11 +178,7 @@ class CachedReadsMixin:
             and page is not None
             and is_canonical(request.accepted_renderer, request.accepted_media_type)
         ):  # the page from its items' detail entries, nothing serialized
-            bodies = fragments.detail_bodies(items, page, request, view)
-            envelope = view.get_paginated_response(fragments.PLACEHOLDER)
-            if isinstance(ids, IdPages):
-                view.page_deps = fragments.page_dependencies(ids, page)
-            return fragments.page_response(envelope, bodies)
+            return self._page_of_details(request, items, ids, page)
         model = ids.model if isinstance(ids, IdPages) else queryset.model
         shown: Any = ids if page is None else page  # a list when not paginated
         objects = model._default_manager.get_many_cached(
@@ -190,6 +186,31 @@ class CachedReadsMixin:
         )
         data = view.get_serializer(objects, many=True).data
         return Response(data) if page is None else view.get_paginated_response(data)
+
+    def _page_of_details(
+        self, request: Request, items: Endpoint, ids: Any, page: list[Any]
+    ) -> Response:
+        view: Any = self
+        found = fragments.detail_bodies(items, page, request, view)
+        envelope = fragments.render_envelope(
+            view.get_paginated_response(fragments.PLACEHOLDER)
+        )
+        if not isinstance(ids, IdPages):
+            return fragments.page_response(envelope, [body for _, body in found])
+        self.page_deps = fragments.page_dependencies(ids, page)
+        plan = ids.plan()
+        if plan is not None and self.response_key and len(found) == len(page):
+            recipe = recipes.Recipe(
+                plan,
+                tuple(page),
+                tuple(key for key, _ in found),
+                envelope,
+                tuple(self.page_deps),
+                self.response_ttl,
+                group_of(request, view),
+            )  # the next miss of this page, assembled at the WSGI level
+            recipes.remember(self.response_key, recipe)
+        return fragments.page_response(envelope, [body for _, body in found])
 
     def get_cache_dependencies(self, response) -> list[Dep]:
         if self.page_deps is not None:

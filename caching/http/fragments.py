@@ -32,7 +32,7 @@ from caching.orm.pages import IdPages
 from caching.store import Dep, Fill, keys
 
 PLACEHOLDER = "\x00items\x00"  # no request can put a NUL in a page's links
-_PLACEHOLDER_JSON = json.dumps(PLACEHOLDER).encode()
+PLACEHOLDER_JSON = json.dumps(PLACEHOLDER).encode()
 Rendered = tuple[Any, Any]  # (body, the object it renders)
 
 
@@ -52,9 +52,10 @@ def pk_of_item(item: Any) -> Any:
 
 def detail_bodies(
     endpoint: Endpoint, items: Sequence[Any], request: Any, view: Any
-) -> list[bytes]:
-    """Return the detail bodies of these objects as this caller would get
-    them, in order (one with no body for this caller is left out). items: the
+) -> list[tuple[str, bytes]]:
+    """Return the detail entries' keys and bodies of these objects as this
+    caller would get them, in order (one with no body for this caller is left
+    out). items: the
     page's pks, or (pk, lookup value) pairs (``lookup_fields``). What a
     detail varies on is worked out per item, with the list's request and its
     view holding the detail's URL kwargs (a profile's owner sees their email)."""
@@ -93,7 +94,7 @@ def detail_bodies(
         usable=not is_dirty(),
         group=f"api:{endpoint.url_name}",
     )
-    return [by_key[key_of[pk]][0] for pk in pks if key_of[pk] in by_key]
+    return [(key_of[pk], by_key[key_of[pk]][0]) for pk in pks if key_of[pk] in by_key]
 
 
 def page_dependencies(ids: IdPages, items: Sequence[Any]) -> list[Dep]:
@@ -107,12 +108,20 @@ def page_dependencies(ids: IdPages, items: Sequence[Any]) -> list[Dep]:
     return sorted({*ids.dependencies(), *rows, dep.all_rows(model), *relations})
 
 
-def page_response(envelope: Response, bodies: list[bytes]) -> Response:
+def render_envelope(envelope: Response) -> bytes:
     """Return envelope (a paginated response whose items are PLACEHOLDER)
-    rendered, with the bodies as its items."""
-    rendered = JSONRenderer().render(envelope.data)
-    items = b"[" + b",".join(bodies) + b"]"
-    response = Response(status=envelope.status_code)
-    response.content = rendered.replace(_PLACEHOLDER_JSON, items, 1)
+    rendered."""
+    return JSONRenderer().render(envelope.data)
+
+
+def page_response(rendered: bytes, bodies: list[bytes]) -> Response:
+    """Return a rendered envelope with the bodies as its items."""
+    response = Response()
+    response.content = rendered.replace(PLACEHOLDER_JSON, assembled(bodies), 1)
     response["Content-Type"] = JSON
     return response
+
+
+def assembled(bodies: list[bytes]) -> bytes:
+    """Return the items of a page as its JSON array."""
+    return b"[" + b",".join(bodies) + b"]"

@@ -49,7 +49,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.module_loading import import_string
 
 from caching import conf, store
-from caching.http import fastpath
+from caching.http import fastpath, recipes
 from caching.http.auth import Identity
 from caching.http.responses import VARY, group_of
 from caching.orm import outbox
@@ -226,8 +226,9 @@ def proxy_ssl_header() -> str:
 
 
 def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """Return (status, headers, body) of a cached GET or HEAD, or None: Django
-    answers (a miss leaves its lookup in the environ for the view)."""
+    """Return (status, headers, body) of a cached GET or HEAD, or of a list
+    page's miss assembled from its recipe (caching.http.recipes), or None:
+    Django answers (a miss leaves its lookup in the environ for the view)."""
     query = environ.get("QUERY_STRING", "")
     if (
         len(query) > MAX_QUERY
@@ -254,10 +255,14 @@ def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None
         lookup = store.read(key, group=group)
     except CacheUnavailable:
         return None
-    if not lookup.hit:
-        environ[fastpath.LOOKUP_ATTR] = (key, lookup)
-        return None
-    header, _, body = lookup.payload.partition(b"\n")
+    payload, status_of = lookup.payload, CacheStatus.HIT
+    if not lookup.hit:  # a list page may be assembled from its recipe
+        assembled = recipes.assemble(key, lookup)
+        if assembled is None:
+            environ[fastpath.LOOKUP_ATTR] = (key, lookup)
+            return None
+        payload, status_of = assembled, CacheStatus.MISS
+    header, _, body = payload.partition(b"\n")
     status, etag, content_type = header.decode().split(" ", 2)
     cache_control = prepared.route.endpoint.cache_control
     policy = policy_headers(prepared.secure)
@@ -271,21 +276,31 @@ def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None
             ("Cache-Control", cache_control),
             ("ETag", etag),
             ("Vary", VARY),
-            ("X-Cache", CacheStatus.HIT.value),
+            ("X-Cache", status_of.value),
             *policy,
         ]
         return "304 Not Modified", headers, b""
-    headers = [
-        ("Content-Type", content_type),
-        ("Content-Length", str(len(body))),
-        ("ETag", etag),
-        ("Vary", VARY),
-        ("X-Cache", CacheStatus.HIT.value),
-        ("Allow", prepared.route.allow),
-        ("Cache-Control", cache_control),
-        *policy,
-    ]
-    return f"{status} {reasons[int(status)]}", headers, body
+    if status_of is CacheStatus.HIT:  # in the order Django's path sends them
+        headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("ETag", etag),
+            ("Vary", VARY),
+            ("X-Cache", status_of.value),
+            ("Allow", prepared.route.allow),
+            ("Cache-Control", cache_control),
+        ]
+    else:  # a miss: the view's headers first, then the conditional middleware's
+        headers = [
+            ("Content-Type", content_type),
+            ("Vary", VARY),
+            ("Allow", prepared.route.allow),
+            ("X-Cache", status_of.value),
+            ("Cache-Control", cache_control),
+            ("Content-Length", str(len(body))),
+            ("ETag", etag),
+        ]
+    return f"{status} {reasons[int(status)]}", [*headers, *policy], body
 
 
 def not_modified(if_none_match: str, etag: str) -> bool:

@@ -1,0 +1,178 @@
+"""
+List page misses assembled at the WSGI level from their recipe
+(caching.http.recipes): the same bytes and headers as the Django path's miss,
+three round trips and no query, Django's path whenever anything the recipe
+was made with changed, and no fill of what a concurrent write made old
+(docs/consistency.md I1, forced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_started
+
+from caching import store
+from caching.http import recipes
+from caching.http.wsgi import CachedApplication
+from catalog.models import Product
+from tests.factories import ProductFactory
+from tests.hooks import queued_at
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIST = "/api/products/?ordering=price"
+
+
+@pytest.fixture
+def catalog(category, tag):
+    return ProductFactory.create_batch(
+        20, category=category, tags=[tag], price=Decimal("5.00")
+    )
+
+
+@pytest.fixture
+def handled() -> Iterator[list]:
+    """The requests that reached Django's handler."""
+    seen: list = []
+
+    def record(sender, environ, **kwargs):
+        seen.append(environ["PATH_INFO"])
+
+    request_started.connect(record)
+    yield seen
+    request_started.disconnect(record)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    transport = httpx.WSGITransport(app=CachedApplication(WSGIHandler()))
+    with httpx.Client(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def rename(product, name: str) -> None:
+    """A write-through write, as an API PATCH makes: the details refilled."""
+    Product.objects.update_through(Product.objects.get_cached(pk=product.pk), name=name)
+
+
+def names(response) -> list[str]:
+    return [p["name"] for p in response.json()["results"]]
+
+
+def test_an_assembled_miss_is_the_django_paths_miss(http, handled, catalog, redis):
+    http.get(LIST)  # Django's miss: the recipe made
+    rename(catalog[2], "New")
+    handled.clear()
+    fast = http.get(LIST)
+    assert handled == []  # Django's handler was not entered
+    assert fast.headers["X-Cache"] == "MISS"
+    assert "New" in names(fast)
+
+    (key,) = recipes._recipes
+    redis.delete(key)
+    recipes._recipes.clear()
+    slow = http.get(LIST)
+    assert handled == ["/api/products/"]
+    assert slow.headers["X-Cache"] == "MISS"
+    assert fast.content == slow.content
+    assert list(fast.headers.items()) == list(slow.headers.items())
+    assert http.get(LIST).headers["X-Cache"] == "HIT"
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Count Redis round trips (one packed write on a connection each)."""
+    from redis.connection import AbstractConnection
+
+    sent = {"n": 0}
+    send = AbstractConnection.send_packed_command
+
+    def counted(self, *args, **kwargs):
+        sent["n"] += 1
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def test_an_assembled_miss_is_three_round_trips_and_no_query(
+    http, catalog, round_trips, django_assert_num_queries
+):
+    """The page's read, one read of its length, ids and twenty bodies, its fill."""
+    before = http.get(LIST)
+    rename(catalog[5], "Renamed")
+    round_trips["n"] = 0
+    with django_assert_num_queries(0):
+        after = http.get(LIST, headers={"If-None-Match": before.headers["ETag"]})
+    assert round_trips["n"] == 3
+    assert after.status_code == 200  # never a 304 for changed content
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert "Renamed" in names(after)
+    again = http.get(LIST, headers={"If-None-Match": after.headers["ETag"]})
+    assert (again.status_code, again.headers["X-Cache"]) == (304, "HIT")
+
+
+def test_changed_ids_leave_the_page_to_django(http, handled, catalog, category):
+    http.get(LIST)
+    ProductFactory(category=category, price=Decimal("1.00"), name="Cheapest")
+    handled.clear()
+    page = http.get(LIST).json()
+    assert handled == ["/api/products/"]
+    assert page["count"] == 21
+    assert page["results"][0]["name"] == "Cheapest"
+
+
+def test_a_missing_item_leaves_the_page_to_django(http, handled, catalog, redis):
+    http.get(LIST)
+    rename(catalog[0], "First")
+    recipe = recipes.recipe_for(next(iter(recipes._recipes)))
+    redis.delete(recipe.item_keys[7])  # evicted, say
+    handled.clear()
+    assert "First" in names(http.get(LIST))
+    assert handled == ["/api/products/"]
+
+
+def test_a_page_another_process_fills_is_left_to_django(http, handled, catalog):
+    """Only the lease holder assembles; a follower waits as on Django's path."""
+    http.get(LIST)
+    rename(catalog[0], "First")
+    (key,) = recipes._recipes
+    assert store.read(key).leader  # another process took the lease
+    handled.clear()
+    assert "First" in names(http.get(LIST))
+    assert handled == ["/api/products/"]
+
+
+@pytest.fixture
+def pause_before_fill():
+    with queued_at(store.before_fill) as queue:
+        yield queue
+
+
+def test_a_page_assembled_before_a_write_is_not_filled(
+    http, handled, catalog, pause_before_fill
+):
+    """I1: the length, ids and bodies were read; a product was renamed before
+    the page's fill. The fill is refused, and the next request sees the name."""
+    http.get(LIST)
+    rename(catalog[0], "First")
+    pause_before_fill(lambda: Product.objects.filter(pk=catalog[1].pk).update(name="Z"))
+    handled.clear()
+    assert "Z" not in names(http.get(LIST))  # the answer as of its read
+    assert handled == []
+    after = http.get(LIST)
+    assert after.headers["X-Cache"] == "MISS"
+    assert "Z" in names(after)
+
+
+def test_a_recipe_lives_for_the_endpoints_ttl_at_most(http, catalog):
+    http.get(LIST)
+    ((key, (deadline, recipe)),) = recipes._recipes.items()
+    assert recipes.recipe_for(key) is recipe
+    recipes._recipes[key] = (0.0, recipe)  # its TTL past
+    assert recipes.recipe_for(key) is None
