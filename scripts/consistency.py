@@ -6,8 +6,11 @@ under the row lock, so version order is commit order) in turn through
 ``QuerySet.update()``, the write-through manager and SQL sent by hand through
 Django's cursor; optionally each write also sets a user's email to the version
 with ``User.objects.update()`` (auth's plain manager) and creates and deletes a
-row (churn, for compaction). Readers GET the product's detail, a list page and,
-with a user, ``/api/profiles/me/``, through the whole Django stack. Every event
+row (churn, for compaction). Readers GET the product's detail, two list pages
+(ordered by price, which every write changes, and by name, which none does:
+its misses are assembled at the WSGI level) and, with a user,
+``/api/profiles/me/``, through the project's WSGI application as gunicorn
+calls it (the WSGI hit path, then the whole Django stack). Every event
 is logged with ``time.monotonic_ns()`` (one clock for all processes on the
 machine). A read is stale when a write with a higher version was acknowledged
 before the read began.
@@ -53,37 +56,44 @@ def reader(
     product: int, out: Path, stop: Path, delay_ms: int, user: int | None
 ) -> None:
     _setup(delay_ms)
-    from django.test import Client
+    import httpx
     from rest_framework.authtoken.models import Token
 
     from catalog.models import Product
+    from project.wsgi import application  # as gunicorn calls it: the WSGI hit path
 
-    client = Client()
+    client = httpx.Client(
+        transport=httpx.WSGITransport(app=application), base_url="http://127.0.0.1"
+    )
     detail = f"/api/products/{product}/"
     category = Product.objects.uncached().get(pk=product).category.slug
-    listing = f"/api/products/?category={category}&ordering=-price&page_size=5"
-    urls = [detail, listing]
+    listings = [  # by price, which every write changes; by name, which none does
+        f"/api/products/?category={category}&ordering=-price&page_size=5",
+        f"/api/products/?category={category}&ordering=name&page_size=5",
+    ]
+    urls = [detail, *listings]
     headers = {}
     if user is not None:  # its email carries the version too (User.update())
         urls.append("/api/profiles/me/")
         token = Token.objects.get_or_create(user_id=user)[0].key
-        headers["HTTP_AUTHORIZATION"] = f"Token {token}"
+        headers["Authorization"] = f"Token {token}"
     parent = os.getppid()
     with out.open("w") as log:
         n = 0
         while not stop.exists() and os.getppid() == parent:  # stop if orphaned
             url = urls[n % len(urls)]
             started = time.monotonic_ns()
-            response = client.get(url, **headers)
+            response = client.get(url, headers=headers)
             ended = time.monotonic_ns()
             body = response.json()
-            if url == listing:
+            if url in listings:
                 body = next(row for row in body["results"] if row["id"] == product)
-            if url in (detail, listing):
+            if url != "/api/profiles/me/":
                 version = int(Decimal(body["price"]))
             else:
                 version = int(body["email"].split("@")[0][1:])
-            log.write(f"r {started} {ended} {version} {response['X-Cache']}\n")
+            status = response.headers["X-Cache"]
+            log.write(f"r {started} {ended} {version} {status}\n")
             n += 1
 
 

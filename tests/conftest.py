@@ -90,3 +90,14 @@ def pytest_sessionfinish(session, exitstatus):
     from caching.store import embedded
 
     embedded.stop(force=True)
+
+
+def pytest_sessionstart(session):
+    """The test process runs no outbox watcher (caching.orm.outbox): a test
+    that cuts Redis counts the rows an outage leaves, which a watcher started
+    by an earlier test's WSGI requests would apply under it. The servers tests
+    start (their own settings) run theirs."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    override_settings(CACHING={**settings.CACHING, "OUTBOX_POLL": 0}).enable()

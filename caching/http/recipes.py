@@ -84,7 +84,7 @@ def assemble(key: str, lookup: Lookup) -> bytes | None:
 
 
 _recipes: dict[str, tuple[float, Recipe]] = {}
-MAX_RECIPES = 8_192  # cleared when full; a recipe is about a kilobyte
+MAX_RECIPES = 2_048  # cleared when full; a recipe is about 3 KB (its keys, deps)
 
 
 def recipe_for(key: str) -> Recipe | None:

@@ -135,7 +135,7 @@ class IdPages:
 
 
 _plans: dict[str, tuple[float, PagePlan]] = {}
-MAX_PLANS = 8_192  # cleared when full; a plan is a few hundred bytes
+MAX_PLANS = 4_096  # cleared when full; a plan is about a kilobyte
 
 
 def plan_for(response_key: str) -> PagePlan | None:

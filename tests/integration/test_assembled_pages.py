@@ -8,17 +8,12 @@ was made with changed, and no fill of what a concurrent write made old
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
-import httpx
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_started
 
 from caching import store
 from caching.http import recipes
-from caching.http.wsgi import CachedApplication
 from catalog.models import Product
 from tests.factories import ProductFactory
 from tests.hooks import queued_at
@@ -33,26 +28,6 @@ def catalog(category, tag):
     return ProductFactory.create_batch(
         20, category=category, tags=[tag], price=Decimal("5.00")
     )
-
-
-@pytest.fixture
-def handled() -> Iterator[list]:
-    """The requests that reached Django's handler."""
-    seen: list = []
-
-    def record(sender, environ, **kwargs):
-        seen.append(environ["PATH_INFO"])
-
-    request_started.connect(record)
-    yield seen
-    request_started.disconnect(record)
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    transport = httpx.WSGITransport(app=CachedApplication(WSGIHandler()))
-    with httpx.Client(transport=transport, base_url="http://127.0.0.1") as client:
-        yield client
 
 
 def rename(product, name: str) -> None:
@@ -82,22 +57,6 @@ def test_an_assembled_miss_is_the_django_paths_miss(http, handled, catalog, redi
     assert fast.content == slow.content
     assert list(fast.headers.items()) == list(slow.headers.items())
     assert http.get(LIST).headers["X-Cache"] == "HIT"
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    """Count Redis round trips (one packed write on a connection each)."""
-    from redis.connection import AbstractConnection
-
-    sent = {"n": 0}
-    send = AbstractConnection.send_packed_command
-
-    def counted(self, *args, **kwargs):
-        sent["n"] += 1
-        return send(self, *args, **kwargs)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return sent
 
 
 def test_an_assembled_miss_is_three_round_trips_and_no_query(

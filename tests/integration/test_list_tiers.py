@@ -224,23 +224,6 @@ def test_an_assembled_profile_page_is_the_database_page(
     assert sorted(emails, key=str) == sorted(expected, key=str)
 
 
-@pytest.fixture
-def round_trips(monkeypatch):
-    """Count Redis round trips: every command or pipeline leaves as one packed
-    write on a connection, whichever path sent it."""
-    from redis.connection import AbstractConnection
-
-    sent = {"n": 0}
-    send = AbstractConnection.send_packed_command
-
-    def counted(self, *args, **kwargs):
-        sent["n"] += 1
-        return send(self, *args, **kwargs)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return sent
-
-
 def test_a_list_miss_reads_its_length_and_ids_in_one_round_trip(
     api_client, staff_client, catalog, round_trips, django_assert_num_queries
 ):

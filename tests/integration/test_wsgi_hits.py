@@ -10,48 +10,16 @@ asks the same question with the WSGI hit path off (CACHING["WSGI_HITS"]).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_started
 from prometheus_client import REGISTRY
 from rest_framework.authtoken.models import Token
 
-from caching.http.wsgi import CachedApplication
 from caching.store.metrics import FAST_RESPONSES
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 URLS = ["/api/products/{pk}/", "/api/products/?ordering=-price", "/api/catalog/stats/"]
-
-
-@pytest.fixture
-def handled() -> Iterator[list]:
-    """The requests that reached Django's handler."""
-    seen: list = []
-
-    def record(sender, environ, **kwargs):
-        seen.append(environ["PATH_INFO"])
-
-    request_started.connect(record)
-    yield seen
-    request_started.disconnect(record)
-
-
-def project_client() -> httpx.Client:
-    """A client of the project's WSGI application (its middleware as set now)."""
-    app = CachedApplication(WSGIHandler())
-    transport = httpx.WSGITransport(app=app)
-    return httpx.Client(transport=transport, base_url="http://127.0.0.1")
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with project_client() as client:
-        yield client
 
 
 def both_ways(http, caching_settings, method, url, **kwargs):
@@ -122,12 +90,12 @@ def test_a_disallowed_host_gets_djangos_400(http, handled, product):
 
 
 def test_https_redirect_and_hsts_as_django_sends_them(
-    caching_settings, handled, settings, product
+    caching_settings, handled, settings, product, new_http
 ):
     url = f"/api/products/{product.pk}/"
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_HSTS_SECONDS = 3600
-    http = project_client()  # SecurityMiddleware reads them when it is made
+    http = new_http()  # SecurityMiddleware reads them when it is made
     http.get(f"https://127.0.0.1{url}")
     handled.clear()
     redirected = http.get(url)
@@ -190,12 +158,12 @@ def test_the_guards_still_answer_hostile_urls(http, handled, product):
 
 
 def test_an_unknown_middleware_above_the_hit_path_turns_it_off(
-    handled, settings, product
+    handled, settings, product, new_http
 ):
     url = f"/api/products/{product.pk}/"
     gzip = "django.middleware.gzip.GZipMiddleware"
     settings.MIDDLEWARE = [gzip, *settings.MIDDLEWARE]
-    http = project_client()
+    http = new_http()
     http.get(url)
     handled.clear()
     answer = http.get(url, headers={"Accept-Encoding": "gzip"})
