@@ -62,12 +62,15 @@ def _hscan(redis: Any, name: str, cursor: int) -> tuple[int, dict]:
     return redis.hscan(name, cursor, count=CHUNK)
 
 
+ENCODING_MARK = b"~"  # the field that keeps a stamp hash a hashtable (INVALIDATE)
+
+
 def _compact_hash(name: str) -> tuple[int, int]:
     removed = left = 0
     cursor = 0
     while True:
         cursor, found = client.run(partial(_hscan, name=name, cursor=cursor))
-        fields = list(found)
+        fields = [f for f in found if f != ENCODING_MARK]
         gone = client.run(
             partial(stamps.compact_fields, stamps_key=name, fields=fields)
         )

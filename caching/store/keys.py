@@ -153,8 +153,8 @@ def pk_part(model: type[models.Model] | str, pk: object) -> str:
     """Return how a primary key appears in keys and stamps: as itself, or as a
     digest for models whose primary key is a secret (API tokens)."""
     text = str(pk)
-    if label(model) in conf.secret_pk_models() or text[:1] in ("#", "*"):
-        return "h" + digest(text)  # "#..." and "*" name the table's own stamps
+    if label(model) in conf.secret_pk_models() or text[:1] in ("#", "*", "~"):
+        return "h" + digest(text)  # "#...", "*" and "~" are the table's own fields
     return text
 
 

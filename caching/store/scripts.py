@@ -153,6 +153,7 @@ return stored
 INVALIDATE = (
     CLOCK_INIT
     + """
+local ENCODING_MARK = string.rep('~', 1024)
 clock_now(KEYS[1])
 local now = redis.call('INCR', KEYS[1])
 local seen = {}
@@ -163,9 +164,12 @@ for label, field in string.gmatch(ARGV[2], '([^;|]+)|([^;]+)') do
     if old > replaced then replaced = old end
   end
   redis.call('HSET', ARGV[1] .. label, field, now)
-  if ARGV[3] == '1' and not seen[label] then
+  if not seen[label] then
     seen[label] = true
-    redis.call('HINCRBY', KEYS[2], 'inval:' .. label, 1)
+    -- A value longer than hash-max-listpack-value keeps the hash a hashtable:
+    -- a stamp lookup is O(1), not a scan of a listpack of up to 512 fields.
+    redis.call('HSETNX', ARGV[1] .. label, '~', ENCODING_MARK)
+    if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[2], 'inval:' .. label, 1) end
   end
 end
 if #KEYS > 3 then redis.call('UNLINK', unpack(KEYS, 4)) end
@@ -212,8 +216,8 @@ COMPACT = """
 local floor = tonumber(redis.call('GET', KEYS[2]) or 0)
 local removed = 0
 for i = 1, #ARGV do
-  local stamp = redis.call('HGET', KEYS[1], ARGV[i])
-  if stamp and tonumber(stamp) <= floor then
+  local stamp = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '')
+  if stamp and stamp <= floor then  -- not the '~' field: no stamp
     redis.call('HDEL', KEYS[1], ARGV[i])
     removed = removed + 1
   end

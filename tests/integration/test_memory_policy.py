@@ -40,8 +40,9 @@ def small_redis(settings, tmp_path):
 
 
 def stamps(redis) -> dict:
+    """Every stamp hash's stamps (not the field that keeps it a hashtable)."""
     return {
-        name: redis.hgetall(name)
+        name: {f: v for f, v in redis.hgetall(name).items() if f != b"~"}
         for name in redis.scan_iter(match=f"{keys.version_prefix()}*")
     }
 
