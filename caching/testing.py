@@ -171,12 +171,20 @@ def delete_layer_keys() -> None:
 
 @pytest.fixture
 def cache_clean() -> Iterator[None]:
-    """Start and end the test with none of this layer's keys and the circuit
-    breakers closed."""
+    """Start and end the test with none of this layer's keys, none of the
+    pages' plans and recipes this process keeps, and the circuit breakers
+    closed."""
+    _clean()
+    yield
+    _clean()
+
+
+def _clean() -> None:
+    from caching.http import recipes
+    from caching.orm import pages
     from caching.store import client
 
     client.breaker.reset()
     delete_layer_keys()
-    yield
-    client.breaker.reset()
-    delete_layer_keys()
+    pages.forget()
+    recipes.forget()

@@ -156,7 +156,12 @@ class CachedReadsMixin:
         miss that object, not a page; and such a page depends on its length
         and ids (their tables' membership and the columns they read) and on
         its items' rows, so an UPDATE of a column it neither filters nor orders
-        on costs only the pages that show the row."""
+        on costs only the pages that show the row.
+
+        A page leaves its plan (its length and ids entries: the next miss
+        reads them in one round trip, building no queryset) and, assembled
+        from details, its recipe (the next miss is assembled at the WSGI level:
+        caching.http.recipes)."""
         view: Any = self
         plan = pages.plan_for(self.response_key) if self.response_key else None
         ids: list[Any] | IdPages | None = IdPages.from_plan(plan) if plan else None
@@ -191,12 +196,11 @@ class CachedReadsMixin:
         self, request: Request, items: Endpoint, ids: Any, page: list[Any]
     ) -> Response:
         view: Any = self
+        assert isinstance(ids, IdPages)  # a paginated page
         found = fragments.detail_bodies(items, page, request, view)
         envelope = fragments.render_envelope(
             view.get_paginated_response(fragments.PLACEHOLDER)
         )
-        if not isinstance(ids, IdPages):
-            return fragments.page_response(envelope, [body for _, body in found])
         self.page_deps = fragments.page_dependencies(ids, page)
         plan = ids.plan()
         if plan is not None and self.response_key and len(found) == len(page):

@@ -101,6 +101,11 @@ def remember(key: str, recipe: Recipe) -> None:
     _recipes[key] = (time.monotonic() + lifetime, recipe)
 
 
+def forget() -> None:
+    """Forget every one this process keeps (the test plugin's cache_clean)."""
+    _recipes.clear()
+
+
 @receiver(setting_changed)
 def _forget(**kwargs: Any) -> None:
-    _recipes.clear()
+    forget()

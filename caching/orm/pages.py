@@ -153,6 +153,11 @@ def remember(response_key: str, plan: PagePlan, ttl: int | None) -> None:
     _plans[response_key] = (time.monotonic() + lifetime, plan)
 
 
+def forget() -> None:
+    """Forget every one this process keeps (the test plugin's cache_clean)."""
+    _plans.clear()
+
+
 @receiver(setting_changed)
 def _forget(**kwargs: Any) -> None:
-    _plans.clear()
+    forget()

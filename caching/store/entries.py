@@ -109,12 +109,13 @@ def _lookup(key: str, reply: list, token: str) -> Lookup | None:
     which is deleted."""
     if reply[0] != 1:
         return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
-    body = codec.unseal(key, reply[2].decode(), reply[3], reply[1])
+    asof, deps, payload = reply[1].split(b"\n", 2)
+    body = codec.unseal(key, asof.decode(), deps, payload)
     if body is None:
         logger.warning("cache entry with a bad seal, dropped: %s", key)
         client.run(lambda redis: redis.delete(key), shard=keys.shard_of(key))
         return None
-    return Lookup(hit=True, payload=body, asof=int(reply[2]))
+    return Lookup(hit=True, payload=body, asof=int(asof))
 
 
 def read_many(entry_keys: Sequence[str], *, group: str = "") -> list[Lookup]:
@@ -146,7 +147,7 @@ def read_many(entry_keys: Sequence[str], *, group: str = "") -> list[Lookup]:
         for key, reply in zip(shard_keys, found, strict=True):
             lookup = None
             if reply != 0:
-                lookup = _lookup(key, [1, reply[0], reply[1], reply[2]], "")
+                lookup = _lookup(key, [1, reply], "")
             if lookup is None:  # a miss, or a bad seal: a miss as of the clock
                 asof = int(clock) if reply == 0 else now(keys.shard_of(key))
                 lookup = Lookup(hit=False, asof=asof)

@@ -53,8 +53,8 @@ end
 """
 
 # KEYS: entry, lease, clock, stats, floor. ARGV: version prefix, lease token,
-# lease ms, stats group ('' = do not count). Returns {1, payload, entry's asof,
-# its deps} on a hit (asof and deps as stored: the payload's seal covers them),
+# lease ms, stats group ('' = do not count). Returns {1, the entry as stored:
+# "asof\ndeps\npayload"} on a hit (the payload's seal covers asof and deps),
 # else {0, asof, is_leader}. Counting here keeps a hit at one round
 # trip. The floor is set after a failover (caching.store.fence): entries filled before
 # it are dead.
@@ -69,8 +69,7 @@ if raw then
   if asof >= tonumber(redis.call('GET', KEYS[5]) or 0)
      and deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
     if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
-    return {1, string.sub(raw, nl2 + 1), string.sub(raw, 1, nl1 - 1),
-            string.sub(raw, nl1 + 1, nl2 - 1)}
+    return {1, raw}  -- split by the caller: no copy of the payload here
   end
 end
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'miss:' .. ARGV[4], 1) end
@@ -87,7 +86,7 @@ return {0, now, leader}
 # stats group ('' = do not count). READ for many entries at once, without
 # leases: one script call for a page's twenty. Returns {the clock ('0' when
 # every entry is a hit, else read before the caller queries), then per entry
-# {payload, asof, deps} on a hit, else 0}.
+# the entry as stored on a hit, else 0}.
 READ_MANY = (
     CLOCK_INIT
     + """
@@ -104,7 +103,7 @@ for i = 4, #KEYS do
     local asof = tonumber(string.sub(raw, 1, nl1 - 1))
     local deps = string.sub(raw, nl1 + 1, nl2 - 1)
     if asof >= floor and deps_fresh(ARGV[1], deps, asof, nil, seen) then
-      reply = {string.sub(raw, nl2 + 1), string.sub(raw, 1, nl1 - 1), deps}
+      reply = raw
       hits = hits + 1
     end
   end

@@ -50,7 +50,7 @@ def test_an_assembled_miss_is_the_django_paths_miss(http, handled, catalog, redi
 
     (key,) = recipes._recipes
     redis.delete(key)
-    recipes._recipes.clear()
+    recipes.forget()
     slow = http.get(LIST)
     assert handled == ["/api/products/"]
     assert slow.headers["X-Cache"] == "MISS"
