@@ -152,7 +152,7 @@ return stored
 INVALIDATE = (
     CLOCK_INIT
     + """
-local ENCODING_MARK = string.rep('~', 1024)
+local ENCODING_MARK = string.rep('0', 1024)  -- a number (0) to older compactions
 clock_now(KEYS[1])
 local now = redis.call('INCR', KEYS[1])
 local seen = {}

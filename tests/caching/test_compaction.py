@@ -123,3 +123,28 @@ def test_a_stamp_hash_stays_a_hashtable_through_compaction(book, redis):
     assert redis.object("encoding", name) == b"hashtable"
     Book.objects.filter(pk=book.pk).update(name="Again")
     assert Book.objects.get_cached(pk=book.pk).name == "Again"
+
+
+def test_the_marker_is_a_stamp_of_zero_to_an_older_compaction(book, redis):
+    """During a rolling upgrade, a process of the previous release compacts
+    hashes that hold the marker: to its script the field is a stamp of 0, at
+    or below any floor, dropped without an error."""
+    previous_release_compact = """
+local floor = tonumber(redis.call('GET', KEYS[2]) or 0)
+local removed = 0
+for i = 1, #ARGV do
+  local stamp = redis.call('HGET', KEYS[1], ARGV[i])
+  if stamp and tonumber(stamp) <= floor then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed
+"""
+    Book.objects.filter(pk=book.pk).update(name="Changed")
+    shard = keys.shard_of(keys.object_key(Book, book.pk))
+    name = keys.version_key(Book, shard)
+    assert (
+        redis.eval(previous_release_compact, 2, name, keys.floor_key(shard), "~") == 1
+    )
+    assert redis.object("encoding", name) == b"hashtable"
