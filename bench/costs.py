@@ -17,7 +17,7 @@ import json
 import os
 import time
 
-from bench.instrument import count_round_trips, wsgi_call
+from bench.instrument import count_round_trips, wsgi_response
 
 
 def main() -> None:
@@ -47,7 +47,9 @@ def main() -> None:
                 method, path, *body = line.split(" ", 2)
                 headers = token if (args.auth_all or method != "GET") else {}
                 payload = body[0].encode() if body else b""
-                status, _ = wsgi_call(application, method, path, payload, headers)
+                status, _, _ = wsgi_response(
+                    application, method, path, payload, headers
+                )
                 assert status < 500, (path, status)
         elapsed = time.perf_counter() - started
         return len(queries), trips["n"], elapsed, len(lines)

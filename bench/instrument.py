@@ -31,19 +31,6 @@ def count_round_trips() -> dict[str, int]:
     return trips
 
 
-def wsgi_call(
-    app: Callable,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> tuple[int, bytes]:
-    """Send one request to a WSGI application, as gunicorn would; return the
-    status code and the body."""
-    status, _, content = wsgi_response(app, method, path, body, headers)
-    return status, content
-
-
 def wsgi_response(
     app: Callable,
     method: str,
@@ -51,7 +38,8 @@ def wsgi_response(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """wsgi_call, with the response's headers."""
+    """Send one request to a WSGI application, as gunicorn would; return the
+    status code, the headers and the body."""
     raw_path, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": method,

@@ -27,7 +27,7 @@ import pstats
 import statistics
 import time
 
-from bench.instrument import count_round_trips, wsgi_call
+from bench.instrument import count_round_trips, wsgi_response
 
 
 def main() -> None:
@@ -66,7 +66,7 @@ def main() -> None:
         raise SystemExit(f"needs {needed} active products (make bench seeds 10,000)")
     delete_layer_keys()
     for pk in ids[-50:]:  # warm the process: imports, routes, connections
-        wsgi_call(application, "GET", args.path.format(pk=pk))
+        wsgi_response(application, "GET", args.path.format(pk=pk))
     gc.collect()
     gc.freeze()  # as gunicorn's post_worker_init does (project/gunicorn_conf.py)
     trips = count_round_trips()
@@ -82,7 +82,9 @@ def main() -> None:
             started = time.perf_counter()
             with CaptureQueriesContext(connection) as queries:
                 for pk in batch:
-                    status, _ = wsgi_call(application, "GET", args.path.format(pk=pk))
+                    status, _, _ = wsgi_response(
+                        application, "GET", args.path.format(pk=pk)
+                    )
                     assert status == 200, (pk, status)
             elapsed = time.perf_counter() - started
             if mode == "uncached":
@@ -102,7 +104,7 @@ def main() -> None:
         batch = [next(fresh) for _ in range(args.size)]
         profiler.enable()
         for pk in batch:
-            wsgi_call(application, "GET", args.path.format(pk=pk))
+            wsgi_response(application, "GET", args.path.format(pk=pk))
         profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(40)

@@ -186,5 +186,5 @@ def _clean() -> None:
 
     client.breaker.reset()
     delete_layer_keys()
-    pages.forget()
-    recipes.forget()
+    pages.plans.forget()
+    recipes.kept.forget()

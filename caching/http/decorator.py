@@ -163,7 +163,7 @@ class CachedReadsMixin:
         from details, its recipe (the next miss is assembled at the WSGI level:
         caching.http.recipes)."""
         view: Any = self
-        plan = pages.plan_for(self.response_key) if self.response_key else None
+        plan = pages.plans.get(self.response_key) if self.response_key else None
         ids: list[Any] | IdPages | None = IdPages.from_plan(plan) if plan else None
         if ids is None:  # no plan, or its entries changed: the queryset
             queryset = view.filter_queryset(view.get_queryset())
@@ -177,7 +177,7 @@ class CachedReadsMixin:
         if isinstance(ids, IdPages) and self.response_key:
             made = ids.plan()
             if made is not None and made is not plan:
-                pages.remember(self.response_key, made, self.response_ttl)
+                pages.plans.put(self.response_key, made, self.response_ttl)
         if (
             items is not None
             and page is not None
@@ -213,7 +213,7 @@ class CachedReadsMixin:
                 self.response_ttl,
                 group_of(request, view),
             )  # the next miss of this page, assembled at the WSGI level
-            recipes.remember(self.response_key, recipe)
+            recipes.kept.put(self.response_key, recipe, self.response_ttl)
         return fragments.page_response(envelope, [body for _, body in found])
 
     def get_cache_dependencies(self, response) -> list[Dep]:

@@ -21,17 +21,12 @@ the process for at most the endpoint's TTL, as a page's plan is
 from __future__ import annotations
 
 import contextlib
-import pickle
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-
-from caching import conf
 from caching.http import fragments
 from caching.http.responses import pack
+from caching.memo import Memo
 from caching.orm.pages import PagePlan
 from caching.store import Dep, Fill, Lookup, before_fill, client, fill, read_many
 
@@ -50,7 +45,7 @@ class Recipe:
 def assemble(key: str, lookup: Lookup) -> bytes | None:
     """Return the stored form of the page under key, assembled and filled
     from its recipe, or None: Django answers (lookup still held for it)."""
-    recipe = recipe_for(key)
+    recipe = kept.get(key)
     if recipe is None or not lookup.leader:
         return None
     plan = recipe.plan
@@ -60,11 +55,10 @@ def assemble(key: str, lookup: Lookup) -> bytes | None:
         )
     except client.CacheUnavailable:
         return None
-    if not (count.hit and ids.hit and all(item.hit for item in items)):
+    current = plan.current_ids(count, ids)
+    if current is None or tuple(current) != recipe.ids:
         return None
-    if int(count.payload) != plan.total or tuple(pickle.loads(ids.payload)) != (
-        recipe.ids
-    ):
+    if not all(item.hit for item in items):
         return None
     bodies = [item.payload.partition(b"\n")[2] for item in items]  # pack()'s header
     joined = fragments.assembled(bodies)
@@ -83,29 +77,5 @@ def assemble(key: str, lookup: Lookup) -> bytes | None:
     return payload
 
 
-_recipes: dict[str, tuple[float, Recipe]] = {}
-MAX_RECIPES = 2_048  # cleared when full; a recipe is about 3 KB (its keys, deps)
-
-
-def recipe_for(key: str) -> Recipe | None:
-    found = _recipes.get(key)
-    if found is None or found[0] < time.monotonic():
-        return None
-    return found[1]
-
-
-def remember(key: str, recipe: Recipe) -> None:
-    if len(_recipes) >= MAX_RECIPES:
-        _recipes.clear()
-    lifetime = conf.default_ttl() if recipe.ttl is None else recipe.ttl
-    _recipes[key] = (time.monotonic() + lifetime, recipe)
-
-
-def forget() -> None:
-    """Forget every one this process keeps (the test plugin's cache_clean)."""
-    _recipes.clear()
-
-
-@receiver(setting_changed)
-def _forget(**kwargs: Any) -> None:
-    forget()
+# Kept under the page's response key; a recipe is about 3 KB (its keys, deps).
+kept: Memo[Recipe] = Memo(limit=2_048)

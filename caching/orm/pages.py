@@ -23,17 +23,14 @@ their stamps as any read is.
 from __future__ import annotations
 
 import pickle
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-
 from caching import conf
+from caching.memo import Memo
 from caching.orm.invalidation import is_dirty
 from caching.orm.managers import CachedQuerySet
-from caching.store import Dep, client, read_many
+from caching.store import Dep, Lookup, client, read_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +42,13 @@ class PagePlan:
     ids_key: str
     total: int  # the length it was made with: the same length, the same slice
     deps: tuple[Dep, ...]
+
+    def current_ids(self, count: Lookup, ids: Lookup) -> list[Any] | None:
+        """Return the page's ids from reads of its two entries, or None if
+        either missed or the length is not the plan's."""
+        if not (count.hit and ids.hit) or int(count.payload) != self.total:
+            return None
+        return pickle.loads(ids.payload)
 
 
 class IdPages:
@@ -66,8 +70,9 @@ class IdPages:
         self.fields = fields  # what a page's items are: pks, or tuples of these
         self._total: int | None = None
         self._ids: Any = None
-        self._read: dict[tuple[Any, Any], list[Any]] = {}  # slices read
+        self._pages_read: list[str | None] = []  # the cache key of each slice read
         self._plan: PagePlan | None = None
+        self._planned_ids: list[Any] = []
 
     @classmethod
     def from_plan(cls, plan: PagePlan) -> IdPages | None:
@@ -80,12 +85,11 @@ class IdPages:
             count, ids = read_many([plan.count_key, plan.ids_key], group="orm:pages")
         except client.CacheUnavailable:
             return None
-        if not (count.hit and ids.hit) or int(count.payload) != plan.total:
+        current = plan.current_ids(count, ids)
+        if current is None:
             return None
         pages = cls(None, plan.model)
-        pages._total = plan.total
-        pages._plan = plan
-        pages._read[None, None] = pickle.loads(ids.payload)
+        pages._total, pages._plan, pages._planned_ids = plan.total, plan, current
         return pages
 
     def count(self) -> int:
@@ -106,10 +110,10 @@ class IdPages:
 
     def __getitem__(self, index: slice) -> list[Any]:
         if self._plan is not None:  # the paginator asks for the planned slice
-            return self._read[None, None]
+            return self._planned_ids
         page = self.ids()[index]
-        found = self._read[index.start, index.stop] = list(page)
-        self._page_key = page.cache_key
+        found = list(page)
+        self._pages_read.append(page.cache_key)
         return found
 
     def dependencies(self) -> list[Dep]:
@@ -126,38 +130,17 @@ class IdPages:
         if self._plan is not None:
             return self._plan
         count_key = getattr(self.queryset, "count_cache_key", None)
-        page_key = getattr(self, "_page_key", None)
-        if len(self._read) != 1 or count_key is None or page_key is None:
+        page_key = self._pages_read[0] if len(self._pages_read) == 1 else None
+        if count_key is None or page_key is None:
             return None
         return PagePlan(
-            self.model, count_key, page_key, self.count(), tuple(self.dependencies())
+            self.model,
+            count_key,
+            page_key,
+            self.count(),
+            tuple(self.dependencies()),
         )
 
 
-_plans: dict[str, tuple[float, PagePlan]] = {}
-MAX_PLANS = 4_096  # cleared when full; a plan is about a kilobyte
-
-
-def plan_for(response_key: str) -> PagePlan | None:
-    """Return the plan a page answered under response_key left, if current."""
-    found = _plans.get(response_key)
-    if found is None or found[0] < time.monotonic():
-        return None
-    return found[1]
-
-
-def remember(response_key: str, plan: PagePlan, ttl: int | None) -> None:
-    if len(_plans) >= MAX_PLANS:
-        _plans.clear()
-    lifetime = conf.default_ttl() if ttl is None else ttl
-    _plans[response_key] = (time.monotonic() + lifetime, plan)
-
-
-def forget() -> None:
-    """Forget every one this process keeps (the test plugin's cache_clean)."""
-    _plans.clear()
-
-
-@receiver(setting_changed)
-def _forget(**kwargs: Any) -> None:
-    forget()
+# Kept under the page's response key; a plan is about a kilobyte.
+plans: Memo[PagePlan] = Memo(limit=4_096)

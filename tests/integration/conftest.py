@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_started
 
 from caching.http.wsgi import CachedApplication
+from tests.factories import ProductFactory
 
 
 def project_client() -> httpx.Client:
@@ -30,6 +32,14 @@ def new_http() -> Callable[[], httpx.Client]:
 def http() -> Iterator[httpx.Client]:
     with project_client() as client:
         yield client
+
+
+@pytest.fixture
+def catalog(category, tag) -> list:
+    """Twenty products of one price: a page of a list ordered by price."""
+    return ProductFactory.create_batch(
+        20, category=category, tags=[tag], price=Decimal("5.00")
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ was made with changed, and no fill of what a concurrent write made old
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -21,13 +22,6 @@ from tests.hooks import queued_at
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = "/api/products/?ordering=price"
-
-
-@pytest.fixture
-def catalog(category, tag):
-    return ProductFactory.create_batch(
-        20, category=category, tags=[tag], price=Decimal("5.00")
-    )
 
 
 def rename(product, name: str) -> None:
@@ -48,9 +42,9 @@ def test_an_assembled_miss_is_the_django_paths_miss(http, handled, catalog, redi
     assert fast.headers["X-Cache"] == "MISS"
     assert "New" in names(fast)
 
-    (key,) = recipes._recipes
+    (key,) = recipes.kept.keys()
     redis.delete(key)
-    recipes.forget()
+    recipes.kept.forget()
     slow = http.get(LIST)
     assert handled == ["/api/products/"]
     assert slow.headers["X-Cache"] == "MISS"
@@ -89,7 +83,7 @@ def test_changed_ids_leave_the_page_to_django(http, handled, catalog, category):
 def test_a_missing_item_leaves_the_page_to_django(http, handled, catalog, redis):
     http.get(LIST)
     rename(catalog[0], "First")
-    recipe = recipes.recipe_for(next(iter(recipes._recipes)))
+    recipe = recipes.kept.get(recipes.kept.keys()[0])
     redis.delete(recipe.item_keys[7])  # evicted, say
     handled.clear()
     assert "First" in names(http.get(LIST))
@@ -100,7 +94,7 @@ def test_a_page_another_process_fills_is_left_to_django(http, handled, catalog):
     """Only the lease holder assembles; a follower waits as on Django's path."""
     http.get(LIST)
     rename(catalog[0], "First")
-    (key,) = recipes._recipes
+    (key,) = recipes.kept.keys()
     assert store.read(key).leader  # another process took the lease
     handled.clear()
     assert "First" in names(http.get(LIST))
@@ -131,7 +125,9 @@ def test_a_page_assembled_before_a_write_is_not_filled(
 
 def test_a_recipe_lives_for_the_endpoints_ttl_at_most(http, catalog):
     http.get(LIST)
-    ((key, (deadline, recipe)),) = recipes._recipes.items()
-    assert recipes.recipe_for(key) is recipe
-    recipes._recipes[key] = (0.0, recipe)  # its TTL past
-    assert recipes.recipe_for(key) is None
+    (key,) = recipes.kept.keys()
+    recipe = recipes.kept.get(key)
+    assert recipe is not None
+    recipes.kept.put(key, recipe, ttl=0)  # its TTL past
+    time.sleep(0.01)
+    assert recipes.kept.get(key) is None

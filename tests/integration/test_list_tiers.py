@@ -30,13 +30,6 @@ LIST = "/api/products/?ordering=price"
 
 
 @pytest.fixture
-def catalog(category, tag):
-    return ProductFactory.create_batch(
-        20, category=category, tags=[tag], price=Decimal("5.00")
-    )
-
-
-@pytest.fixture
 def pause_before_fill():
     with queued_at(store.before_fill) as queue:
         yield queue
@@ -240,7 +233,7 @@ def test_a_list_miss_reads_its_length_and_ids_in_one_round_trip(
         assert f"{changed.name}!" in names(response)
     assert round_trips["n"] == 4
 
-    pages.forget()  # without the plan: the length, then the ids
+    pages.plans.forget()  # without the plan: the length, then the ids
     staff_client.patch(detail(catalog[5]), {"name": "Plain"}, format="json")
     round_trips["n"] = 0
     assert "Plain" in names(api_client.get(LIST))
@@ -255,7 +248,7 @@ def test_a_plan_whose_entries_changed_gives_way_to_the_query(api_client, catalog
     response = api_client.get(LIST).json()
     assert response["count"] == 21
     assert response["results"][0]["name"] == "First"
-    plan = next(iter(pages._plans.values()))[1]
+    plan = pages.plans.get(pages.plans.keys()[0])
     assert plan.total == 21
 
 
@@ -268,11 +261,11 @@ def test_a_plan_is_used_only_with_its_length_and_for_its_lifetime(catalog):
     assert pages.IdPages.from_plan(plan)[0:20] == [p.pk for p in catalog]
     other_length = dataclasses.replace(plan, total=plan.total + 1)
     assert pages.IdPages.from_plan(other_length) is None
-    pages.remember("page", plan, ttl=0)  # a queryset may read the clock
+    pages.plans.put("page", plan, ttl=0)  # a queryset may read the clock
     time.sleep(0.01)
-    assert pages.plan_for("page") is None
-    pages.remember("page", plan, ttl=60)
-    assert pages.plan_for("page") == plan
+    assert pages.plans.get("page") is None
+    pages.plans.put("page", plan, ttl=60)
+    assert pages.plans.get("page") == plan
 
 
 def test_a_detail_path_from_its_pk_is_what_reverse_gives(db):
