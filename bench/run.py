@@ -63,7 +63,6 @@ def base_env() -> dict[str, str]:
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
         "DJANGO_DEBUG": "0",
         "BENCH_ENDPOINTS": "1",
-        "WEB_CONCURRENCY": "2",
         "ACCESS_LOG": "",
         "CACHE_LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -32,6 +32,12 @@ class FieldsBuiltOnce:
             cls._field_prototypes = prototypes  # type: ignore[attr-defined]
         return copy.deepcopy(prototypes)
 
+    @classmethod
+    def represent(cls, instance: models.Model) -> Any:
+        """Return what ``cls(instance).data`` holds, from the class's one
+        serializer: no fields built or copied for it."""
+        return represent(cls, instance)  # type: ignore[arg-type]
+
     def get_validators(self) -> list:
         cls = type(self)
         validators = cls.__dict__.get("_validators_built")

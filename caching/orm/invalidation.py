@@ -157,7 +157,7 @@ def apply(
         return None
     logger.debug("cache event=invalidate stamps=%.200s", wire)
     if rows:
-        outbox.done(rows, using=using)
+        outbox.settle(rows, using=using)
     signals.cache_invalidated.send(sender=apply, wire=wire)
     return stamped
 

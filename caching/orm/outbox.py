@@ -1,6 +1,9 @@
 """
 Invalidations that must not be lost: written to the database with the change,
 applied to Redis after commit by the writer, and otherwise by any process.
+A row its writer applied is deleted by that process's watcher at its next poll,
+with the others of the poll in one statement (``settle``), not by the write's
+request.
 
 A row is *stranded* when its writer could not reach Redis after the commit (or
 died before trying, which shows as age). Three things drain stranded rows, so
@@ -69,6 +72,26 @@ def done(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
     where, params = _where_ids(rows)
     with connections[using].cursor() as cursor:
         cursor.execute(f"DELETE FROM {_table(using)} WHERE {where}", params)
+
+
+def settle(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Forget rows whose invalidation this process applied: at its watcher's
+    next poll, in one statement with the others, where a watcher runs (the
+    write's request saves a statement and a commit), else now. A row left over
+    (the process died first) is applied again once abandoned: harmless."""
+    if using == DEFAULT_DB_ALIAS and watching():
+        with _settled_lock:
+            _settled.extend(rows)
+    else:
+        done(rows, using=using)
+
+
+def _forget_settled() -> None:
+    with _settled_lock:
+        rows = _settled[:]
+        del _settled[:]
+    for first in range(0, len(rows), BATCH):
+        done(rows[first : first + BATCH])
 
 
 def strand(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -236,6 +259,13 @@ def drain(
 
 _watcher: tuple[int, threading.Thread] | None = None
 _watcher_lock = threading.Lock()
+_settled: list[int] = []  # applied by this process; its watcher deletes them
+_settled_lock = threading.Lock()
+
+
+def watching() -> bool:
+    """Return whether this process runs its watcher."""
+    return _watcher is not None and _watcher[0] == os.getpid()
 
 
 def _watch(interval: float) -> None:
@@ -245,6 +275,7 @@ def _watch(interval: float) -> None:
         time.sleep(interval)
         try:
             close_old_connections()
+            _forget_settled()
             if pending():
                 client.run(drain, force=True)
             compaction.maybe_run()

@@ -37,6 +37,14 @@ class CategoryField(SlugField):
     def to_representation(self, value: Category) -> dict:
         return {"id": value.pk, "name": value.name, "slug": value.slug}
 
+    def get_choices(self, cutoff: int | None = None) -> dict:
+        # The browsable API's form offers what is written, slugs (DRF keys its
+        # choices by to_representation: a dict here, which cannot be a key).
+        queryset = self.get_queryset()
+        if cutoff is not None:
+            queryset = queryset[:cutoff]
+        return {item.slug: self.display_value(item) for item in queryset}
+
 
 class ProductSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     category = CategoryField(slug_field="slug", queryset=Category.objects.all())

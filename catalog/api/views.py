@@ -121,7 +121,9 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
             if Product.objects.uncached().filter(pk=product.pk).exists():
                 raise
             raise NotFound() from None
-        return Response(self.get_serializer(product).data)
+        if request.accepted_renderer.format == "api":  # its form: this serializer
+            return Response(self.get_serializer(product).data)
+        return Response(ProductSerializer.represent(product))  # no fields copied
 
     def perform_destroy(self, instance):
         services.product_delete(product=instance)

@@ -85,6 +85,21 @@ def test_entry_outlives_no_invalidation_even_when_stamps_are_written_later(redis
     assert store.read(key).hit is False
 
 
+@pytest.mark.parametrize("moved", [0, 511, 512, 1199])
+def test_every_one_of_many_rows_of_one_table_is_checked(redis, moved):
+    """A page's rows of one table are checked with one HMGET per slice of 512:
+    a stamp on any of them, at either edge of a slice, makes the entry stale."""
+    key = keys.response_key("/rows/", "", "")
+    rows = [("x.y", str(pk)) for pk in range(1200)]
+    asof = store.read(key).asof
+    assert store.fill(key, asof, Fill(b"page", [*rows, ("x.z", "#")]), ttl=60)
+    store.stamp([("x.y", "unrelated")])
+    assert store.read(key).payload == b"page"
+    store.stamp([rows[moved]])
+    assert store.read(key).hit is False
+    assert store.fill(key, asof, Fill(b"page", rows), ttl=60) is False  # FILL too
+
+
 def test_clock_survives_redis_losing_it(redis):
     """A reader's asof from before the clock was lost stays below new stamps."""
     key = keys.response_key("/t2/", "", "")

@@ -211,3 +211,12 @@ def test_serializers_get_their_own_copies_of_fields_built_once():
         assert first.fields[name].parent is first
         assert second.fields[name].parent is second
     assert "_field_prototypes" in ProductSerializer.__dict__
+
+
+def test_staff_browse_products_in_the_browsable_api(staff_client, product):
+    """The HTML forms offer categories by slug, what a write sends (keyed by
+    the nested dict a read shows, DRF's choices failed with a 500)."""
+    for url in (f"/api/products/{product.pk}/", "/api/products/"):
+        response = staff_client.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200, url
+        assert f'<option value="{product.category.slug}"' in response.content.decode()

@@ -11,6 +11,7 @@ writer process that exits, and a TCP proxy that cuts Redis:
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from urllib.parse import urlparse
@@ -135,3 +136,44 @@ def test_others_serve_a_cut_off_writers_change_within_a_second(
     )
     assert max(delays) < 1.0
     assert Product.objects.get(pk=product.pk).price == 119
+
+
+def test_a_server_forgets_its_applied_rows_at_its_watchers_next_poll(
+    servers, staff_user, product
+):
+    """A writer that reached Redis leaves its outbox row to its process's
+    watcher, deleted within a poll: the read after the write is fresh at once,
+    and the row is gone long before anyone would take it for abandoned."""
+    server = servers()  # the watcher polls every 0.2 s
+    token = token_client(staff_user)._credentials["HTTP_AUTHORIZATION"]
+    detail = f"{server.url}/api/products/{product.pk}/"
+    for trial in range(5):
+        hit(detail)
+        price = f"{300 + trial}.00"
+        patch = httpx.patch(detail, json={"price": price},
+                            headers={"Authorization": token})  # fmt: skip
+        assert patch.status_code == 200
+        assert httpx.get(detail).json()["price"] == price
+    deadline = time.monotonic() + 2
+    while PendingInvalidation.objects.exists():
+        assert time.monotonic() < deadline, "applied rows left in the outbox"
+        time.sleep(0.05)
+
+
+def test_settled_rows_wait_for_the_watcher_and_are_not_pending(monkeypatch, product):
+    """In a process with a watcher, the write's request does not delete its
+    applied row (one statement and commit fewer); the row is not stranded work
+    for anyone meanwhile, and the watcher's poll deletes it."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from caching.orm import outbox
+
+    monkeypatch.setattr(outbox, "_watcher", (os.getpid(), None))
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(stock=7)
+    assert not any(q["sql"].startswith("DELETE") for q in queries.captured_queries)
+    assert PendingInvalidation.objects.count() == 1
+    assert not outbox.pending()
+    outbox._forget_settled()
+    assert PendingInvalidation.objects.count() == 0

@@ -350,3 +350,18 @@ def test_copies_a_patch_stores_without_reading_back_match_the_database(
         result = verify.verify([Product])
         assert result.stale == [], body
         assert result.checked >= 2, body  # the object and the staff detail
+
+
+def test_browsable_api_patch_shows_the_product_in_its_form(staff_client, product):
+    """A PATCH answered as HTML keeps its serializer (its form is filled from it);
+    JSON answers come from the serializer class's one instance."""
+    import re
+
+    url = f"/api/products/{product.pk}/"
+    response = staff_client.patch(
+        url, {"name": "Dune (HTML)"}, format="json", HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 200
+    forms = re.findall(r'<textarea[^>]*name="_content"[^>]*>(.*?)</textarea>',
+                       response.content.decode(), re.S)  # fmt: skip
+    assert forms and all("Dune (HTML)" in form for form in forms)
