@@ -364,4 +364,5 @@ def test_browsable_api_patch_shows_the_product_in_its_form(staff_client, product
     assert response.status_code == 200
     forms = re.findall(r'<textarea[^>]*name="_content"[^>]*>(.*?)</textarea>',
                        response.content.decode(), re.S)  # fmt: skip
-    assert forms and all("Dune (HTML)" in form for form in forms)
+    assert forms
+    assert all("Dune (HTML)" in form for form in forms)
