@@ -3,9 +3,10 @@
 commit (REF, e.g. `origin/main` or a hash), side by side in one run.
 
 Checks REF out into a temporary git worktree, starts both as `make run` does
-(gunicorn, 2 workers, each with its own key prefix on the same Redis and the
-same database), warms both, then runs the hit workloads of `make bench` (W1
-product details, W2 product list pages, W3 profiles) against each in turn,
+(gunicorn with make run's workers, each with its own key prefix on the same
+Redis and the same database), warms both, then runs the hit workloads of
+`make bench` (W1 product details, W2 product list pages, W3 profiles) against
+each in turn,
 round-robin, and reports medians and the ratio this/REF. Then the in-process
 cost of a hit (bench.costs: microseconds, SQL queries, Redis round trips) of
 each tree, also alternated.

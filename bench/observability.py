@@ -3,7 +3,7 @@ What the access log and the request metrics cost, side by side in one run.
 
     python -m bench.observability        (after make bench has seeded shop_bench)
 
-Serves, each with gunicorn and 2 sync workers as make run does: plain Django
+Serves, each with gunicorn's sync workers as make run does: plain Django
 answering a constant (bench/plain_django.py), and this project with the access
 log (gunicorn's, to a file) and django-prometheus' request metrics each on or
 off. Measures with wrk (2 threads, 16 connections) this project's constant
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.run import (
     ROOT,
+    WORKERS,
     base_env,
     log,
     prime,
@@ -92,11 +93,12 @@ def main() -> int:
     rows = [
         f"# bench.observability, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"gunicorn 2 sync workers each, wrk -t2 -c16, {seconds} s x {rounds} rounds "
+        f"gunicorn {WORKERS} sync workers each, wrk -t2 -c16, "
+        f"{seconds} s x {rounds} rounds "
         "round-robin, medians; access log: gunicorn's, to a file.",
         "",
         "| served | req/s | p50 ms | p99 ms | vs plain Django | µs of worker time "
-        "per request (2 workers / req/s) |",
+        "per request (2 cores / req/s) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, _, _ in RUNS:

@@ -2,7 +2,8 @@
 `make bench`: the cache measured side by side with the database alone and with a
 constant body, on the same machine, in one run.
 
-Starts the app as `make run` does (gunicorn, 2 workers, DEBUG off) twice: with
+Starts the app as `make run` does (gunicorn, two workers per core, DEBUG off)
+twice: with
 the cache (`cached`) and with CACHE_ENABLED=0 (`uncached`); the `ceiling` is a
 bench-only URL of the cached server answering a constant body of the workload's
 average size, and `django-constant` the same body from plain Django
@@ -46,6 +47,8 @@ MODES = ("cached", "uncached", "ceiling", "django-constant", "cold")
 COLD_WORKLOADS = ("W1", "W2", "W3")
 COLD_WARMUP = 3
 COLD_SECONDS = int(os.environ.get("BENCH_COLD_SECONDS", "10"))
+# make run's default (project/gunicorn_conf.py), for every mode alike
+WORKERS = os.environ.get("WEB_CONCURRENCY") or str(2 * len(os.sched_getaffinity(0)))
 PORTS = {"cached": 8101, "uncached": 8102, "django-constant": 8103}
 SERVER_OF = {"ceiling": "cached", "cold": "cached"}  # modes served by another
 
@@ -63,6 +66,7 @@ def base_env() -> dict[str, str]:
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
         "DJANGO_DEBUG": "0",
         "BENCH_ENDPOINTS": "1",
+        "WEB_CONCURRENCY": WORKERS,
         "ACCESS_LOG": "",
         "CACHE_LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -349,7 +353,8 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
     rows = [
         f"# make bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        "2 cores; gunicorn 2 sync workers per mode; wrk -t2 -c16, "
+        f"{os.cpu_count()} cores; gunicorn {WORKERS} sync workers per mode; "
+        "wrk -t2 -c16, "
         f"CACHE_TTL={os.environ.get('CACHE_TTL', '3600')}, {seconds} s per run, "
         f"{rounds} rounds round-robin over workloads and modes; medians. "
         f"cold: cache cleared, {COLD_WARMUP} s warm-up, {COLD_SECONDS} s measured, "

@@ -61,3 +61,22 @@ def test_unknown_api_url_is_json_404(api_client):
     response = api_client.get("/api/nowhere/")
     assert response.status_code == 404
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(("given", "workers"), [("", None), ("3", 3)])
+def test_gunicorn_runs_two_workers_per_core_unless_told(given, workers):
+    """A sync worker waiting on Redis or PostgreSQL leaves its core to another.
+    (Read in a subprocess: the settings file sets environment variables.)"""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run(
+        [sys.executable, "-c", "import runpy; print(runpy.run_path("
+         "'project/gunicorn_conf.py')['workers'])"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "WEB_CONCURRENCY": given},
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert int(out) == (workers or 2 * len(os.sched_getaffinity(0)))
