@@ -26,6 +26,7 @@ would SELECT the rows first.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -92,6 +93,15 @@ def _forget_settled() -> None:
         del _settled[:]
     for first in range(0, len(rows), BATCH):
         done(rows[first : first + BATCH])
+
+
+def _forget_settled_at_exit() -> None:
+    # A worker that exits between two polls: what it settled need not wait to
+    # be taken for abandoned (and applied again) by another process.
+    try:
+        _forget_settled()
+    except Exception:  # noqa: BLE001  (applied again later: harmless)
+        logger.debug("settled outbox rows kept at exit", exc_info=True)
 
 
 def strand(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -306,4 +316,5 @@ def start_watcher() -> bool:
         )
         thread.start()
         _watcher = (pid, thread)
+        atexit.register(_forget_settled_at_exit)
     return True

@@ -177,3 +177,36 @@ def test_settled_rows_wait_for_the_watcher_and_are_not_pending(monkeypatch, prod
     assert not outbox.pending()
     outbox._forget_settled()
     assert PendingInvalidation.objects.count() == 0
+
+
+def test_a_process_exiting_between_polls_forgets_what_it_settled(product):
+    """The rows a process settled are deleted as it exits, not left to be
+    taken for abandoned and applied again by another process."""
+    run_django(
+        "from django.db import transaction\n"
+        "from caching.orm import outbox\n"
+        "from catalog.models import Product\n"
+        "assert outbox.start_watcher()\n"  # polls in a minute: not before exit
+        "with transaction.atomic():\n"
+        f"    Product.objects.filter(pk={product.pk}).update(stock=3)\n"
+        "from caching.models import PendingInvalidation\n"
+        "assert PendingInvalidation.objects.count() == 1\n",
+        CACHE_OUTBOX_POLL="60",
+    )
+    assert PendingInvalidation.objects.count() == 0
+
+
+def test_a_server_stopped_between_polls_forgets_what_it_settled(
+    servers, staff_user, product
+):
+    server = servers(CACHE_OUTBOX_POLL="60")  # no poll before the stop
+    token = token_client(staff_user)._credentials["HTTP_AUTHORIZATION"]
+    patch = httpx.patch(
+        f"{server.url}/api/products/{product.pk}/",
+        json={"stock": 5},
+        headers={"Authorization": token},
+    )
+    assert patch.status_code == 200
+    assert PendingInvalidation.objects.count() == 1  # settled, not yet deleted
+    server.stop()  # gunicorn's graceful stop: each worker exits
+    assert PendingInvalidation.objects.count() == 0
