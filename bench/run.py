@@ -17,7 +17,9 @@ reports medians.
 Environment: DATABASE_URL and REDIS_URL (default: PostgreSQL database
 shop_bench and Redis database 14 on this machine), BENCH_SECONDS (8),
 BENCH_ROUNDS (3), BENCH_COLD_SECONDS (10), BENCH_WORKLOADS and BENCH_MODES
-(comma-separated subsets, e.g. W1,W2 and cached,django-constant). Needs wrk:
+(comma-separated subsets, e.g. W1,W2 and cached,django-constant),
+BENCH_ACCESS_LOG (gunicorn's access log in every mode: "-" as make run ships
+it; off by default). Needs wrk:
 `apt-get install wrk`.
 """
 
@@ -67,7 +69,8 @@ def base_env() -> dict[str, str]:
         "DJANGO_DEBUG": "0",
         "BENCH_ENDPOINTS": "1",
         "WEB_CONCURRENCY": WORKERS,
-        "ACCESS_LOG": "",
+        # off in every mode; BENCH_ACCESS_LOG=- logs to stdout, as make run does
+        "ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", ""),
         "CACHE_LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # Writes invalidate exactly; the TTL is only a backstop. With the default
@@ -350,13 +353,16 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
             return ""
         return f"{med(name, mode, 'rps') / med(name, other, 'rps'):.2f}x"
 
+    logged = os.environ.get("BENCH_ACCESS_LOG")
+    access_log = f"to {logged!r}" if logged else "off"
     rows = [
         f"# make bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"{os.cpu_count()} cores; gunicorn {WORKERS} sync workers per mode; "
         "wrk -t2 -c16, "
         f"CACHE_TTL={os.environ.get('CACHE_TTL', '3600')}, {seconds} s per run, "
-        f"{rounds} rounds round-robin over workloads and modes; medians. "
+        f"{rounds} rounds round-robin over workloads and modes; medians; access log "
+        f"{access_log} in every mode. "
         f"cold: cache cleared, {COLD_WARMUP} s warm-up, {COLD_SECONDS} s measured, "
         "no priming.",
         "",
