@@ -92,16 +92,19 @@ def _forget_settled() -> None:
         rows = _settled[:]
         del _settled[:]
     for first in range(0, len(rows), BATCH):
-        done(rows[first : first + BATCH])
+        try:
+            done(rows[first : first + BATCH])
+        except Exception:  # noqa: BLE001  (a database hiccup: next poll)
+            logger.debug("settled outbox rows kept", exc_info=True)
+            with _settled_lock:
+                _settled.extend(rows[first:])
+            return
 
 
 def _forget_settled_at_exit() -> None:
     # A worker that exits between two polls: what it settled need not wait to
-    # be taken for abandoned (and applied again) by another process.
-    try:
-        _forget_settled()
-    except Exception:  # noqa: BLE001  (applied again later: harmless)
-        logger.debug("settled outbox rows kept at exit", exc_info=True)
+    # be taken for abandoned (and applied again, harmlessly) by another process.
+    _forget_settled()
 
 
 def strand(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:

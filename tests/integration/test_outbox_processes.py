@@ -164,7 +164,7 @@ def test_settled_rows_wait_for_the_watcher_and_are_not_pending(monkeypatch, prod
     """In a process with a watcher, the write's request does not delete its
     applied row (one statement and commit fewer); the row is not stranded work
     for anyone meanwhile, and the watcher's poll deletes it."""
-    from django.db import connection, transaction
+    from django.db import OperationalError, connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     from caching.orm import outbox
@@ -175,6 +175,14 @@ def test_settled_rows_wait_for_the_watcher_and_are_not_pending(monkeypatch, prod
     assert not any(q["sql"].startswith("DELETE") for q in queries.captured_queries)
     assert PendingInvalidation.objects.count() == 1
     assert not outbox.pending()
+
+    def unreachable(rows, **kwargs):
+        raise OperationalError("the database is away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, "done", unreachable)
+        outbox._forget_settled()  # kept for the next poll
+    assert PendingInvalidation.objects.count() == 1
     outbox._forget_settled()
     assert PendingInvalidation.objects.count() == 0
 
