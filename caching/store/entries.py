@@ -83,14 +83,9 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
     token = secrets.token_hex(8) if lease else ""
     lease_ms = conf.lease_ms() if lease else 0
     shard = keys.shard_of(key)
-    script_keys = [
-        key,
-        keys.lease_key(key),
-        keys.clock_key(shard),
-        keys.stats_key(shard),
-        keys.floor_key(shard),
-    ]
-    args: list[Any] = [keys.version_prefix(shard), token or "-", lease_ms, group]
+    clock, stats, floor, version_prefix = keys.read_keys(shard)
+    script_keys = [key, keys.lease_key(key), clock, stats, floor]
+    args: list[Any] = [version_prefix, token or "-", lease_ms, group]
 
     def op(redis: Redis) -> list:
         return call(redis, READ, script_keys, args)

@@ -133,6 +133,17 @@ def version_prefix(shard: int = 0) -> str:
     return f"{roots()[shard]}:v:"
 
 
+def read_keys(shard: int = 0) -> tuple[str, str, str, str]:
+    """Return the clock, stats and floor keys and the version prefix of a
+    shard: what every read of it names (worked out once per root)."""
+    return _read_keys(roots()[shard])
+
+
+@lru_cache(maxsize=64)
+def _read_keys(root: str) -> tuple[str, str, str, str]:
+    return f"{root}:clock", f"{root}:stats", f"{root}:floor", f"{root}:v:"
+
+
 def version_key(model: type[models.Model] | str, shard: int = 0) -> str:
     return version_prefix(shard) + label(model)
 
