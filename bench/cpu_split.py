@@ -30,6 +30,7 @@ from bench.run import (
     base_env,
     log,
     prime,
+    publish,
     setup_data,
     start_server,
     workload_lines,
@@ -136,10 +137,7 @@ def main() -> int:
             f"| {busy:.0%} |"
         )
     table = "\n".join(lines) + "\n"
-    print(table)
-    out = ROOT / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d-%H%M}-cpu.md"
-    out.write_text(table)
-    log(f"written to {out.relative_to(ROOT)}")
+    publish(table, "-cpu")
     return 0
 
 

@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.run import (
-    ROOT,
     WORKERS,
     base_env,
     log,
     prime,
+    publish,
     run_wrk,
     setup_data,
     start_server,
@@ -110,10 +110,7 @@ def main() -> int:
             f"| {2e6 / rps:.0f} |"
         )
     table = "\n".join(rows) + "\n"
-    print(table)
-    out = ROOT / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d-%H%M}-obs.md"
-    out.write_text(table)
-    log(f"written to {out.relative_to(ROOT)}")
+    publish(table, "-obs")
     return 0
 
 

@@ -336,12 +336,17 @@ def main() -> int:
         for proc in servers.values():
             proc.terminate()
             proc.wait(timeout=30)
-    table = report(results, per_request, sizes, memory, body, seconds, rounds)
+    publish(report(results, per_request, sizes, memory, body, seconds, rounds))
+    return 0
+
+
+def publish(table: str, suffix: str = "") -> None:
+    """Print a results table and keep it in bench/results/, named by the time."""
     print(table)
-    out = ROOT / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%d-%H%M}.md"
+    name = f"{datetime.now(UTC):%Y-%m-%d-%H%M}{suffix}.md"
+    out = ROOT / "bench" / "results" / name
     out.write_text(table)
     log(f"bench: written to {out.relative_to(ROOT)}")
-    return 0
 
 
 def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
