@@ -101,12 +101,6 @@ def _forget_settled() -> None:
             return
 
 
-def _forget_settled_at_exit() -> None:
-    # A worker that exits between two polls: what it settled need not wait to
-    # be taken for abandoned (and applied again, harmlessly) by another process.
-    _forget_settled()
-
-
 def strand(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Mark rows whose writer could not reach Redis: anyone may apply them."""
     where, params = _where_ids(rows)
@@ -319,5 +313,7 @@ def start_watcher() -> bool:
         )
         thread.start()
         _watcher = (pid, thread)
-        atexit.register(_forget_settled_at_exit)
+        # A worker exiting between two polls: what it settled need not wait to
+        # be taken for abandoned (and applied again, harmlessly) by another.
+        atexit.register(_forget_settled)
     return True
