@@ -37,6 +37,7 @@ from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from caching.http.params import Param, canonical_query
 from caching.http.responses import pack
+from caching.http.serializers import rendering_once
 from caching.orm import deps as dep
 from caching.orm import registry
 from caching.store import Dep, Fill, keys
@@ -131,11 +132,10 @@ class Endpoint:
         try:
             if self.lookup is None:
                 return reverse(self.url_name)
-            kwarg, attribute = self.lookup
-            value = reduce(_loaded_attribute, attribute.split("."), obj)
-            return reverse(self.url_name, kwargs={kwarg: value})
+            value = reduce(_loaded_attribute, self.lookup[1].split("."), obj)
         except (_NotLoaded, NoReverseMatch):
             return None
+        return self.detail_path(value)  # no reverse() per write
 
     def detail_path(self, value: Any) -> str | None:
         """Return the path of the detail whose URL kwarg (the lookup's) is
@@ -176,11 +176,12 @@ class Endpoint:
             return []
         depends = dep.for_instance(obj)
         found = []
-        for combo in self._combos(obj):
-            body = self.render(obj, *combo)
-            if body is not None:
-                key = keys.response_key(path, "-".join(combo))
-                found.append((key, Fill(pack(body), depends)))
+        with rendering_once():
+            for combo in self._combos(obj):
+                body = self.render(obj, *combo)
+                if body is not None:
+                    key = keys.response_key(path, "-".join(combo))
+                    found.append((key, Fill(pack(body), depends)))
         return found
 
 

@@ -220,3 +220,58 @@ def test_staff_browse_products_in_the_browsable_api(staff_client, product):
         response = staff_client.get(url, HTTP_ACCEPT="text/html")
         assert response.status_code == 200, url
         assert f'<option value="{product.category.slug}"' in response.content.decode()
+
+
+def test_a_partial_update_of_json_copies_only_the_fields_it_names(product):
+    """A PATCH of one column validates with one field copied, not twelve; an
+    HTML form and a full update keep every field."""
+    from django.http import QueryDict
+
+    from catalog.api.serializers import ProductSerializer
+
+    ProductSerializer(product, data={}, partial=True).is_valid()  # builds validators
+    patch = ProductSerializer(product, data={"stock": 3, "nope": 1}, partial=True)
+    assert set(patch.fields) == {"stock"}
+    assert patch.is_valid(), patch.errors
+    assert patch.validated_data == {"stock": 3}
+    form = ProductSerializer(product, data=QueryDict("stock=3"), partial=True)
+    full = ProductSerializer(product, data={"stock": 3})
+    assert set(form.fields) == set(full.fields) == set(ProductSerializer().fields)
+
+
+def test_a_partial_update_still_validates_what_it_sends(staff_client, product):
+    url = f"/api/products/{product.pk}/"
+    stock = product.stock
+    response = staff_client.patch(
+        url, {"stock": stock + 5, "price": "-1", "category": "nope"}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"price", "category"}
+    response = staff_client.patch(url, {"name": "Dune Messiah"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["slug"] == "dune-messiah"  # validate() sees the name
+    product.refresh_from_db()
+    assert (product.stock, product.name) == (stock, "Dune Messiah")  # 400 wrote nothing
+
+
+def test_a_serializer_with_serializer_wide_validators_keeps_every_field(product):
+    """A unique-together validator reads its fields from the serializer, even
+    on a partial update: such a serializer gets them all."""
+    from rest_framework import serializers
+    from rest_framework.validators import UniqueTogetherValidator
+
+    from caching import FieldsBuiltOnce
+    from catalog.models import Product
+
+    class Checked(FieldsBuiltOnce, serializers.ModelSerializer):
+        class Meta:
+            model = Product
+            fields = ["id", "sku", "name", "stock"]
+            validators = [
+                UniqueTogetherValidator(Product.objects.all(), fields=["sku", "name"])
+            ]
+
+    for _ in range(2):  # the second after the validators are built
+        patch = Checked(product, data={"stock": 3}, partial=True)
+        assert patch.is_valid(), patch.errors
+        assert set(patch.fields) == {"id", "sku", "name", "stock"}

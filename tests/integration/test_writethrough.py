@@ -366,3 +366,25 @@ def test_browsable_api_patch_shows_the_product_in_its_form(staff_client, product
                        response.content.decode(), re.S)  # fmt: skip
     assert forms
     assert all("Dune (HTML)" in form for form in forms)
+
+
+def test_an_objects_forms_render_it_once_and_only_for_that_call(monkeypatch, product):
+    """A product's staff and public details are the same bytes: write-through
+    renders them once; the next write renders again (nothing kept between)."""
+    from catalog.api.endpoints import product_detail
+    from catalog.api.serializers import ProductSerializer
+
+    product = Product.objects.with_embedded().get(pk=product.pk)
+    calls = []
+    original = ProductSerializer.to_representation
+    monkeypatch.setattr(
+        ProductSerializer,
+        "to_representation",
+        lambda self, instance: calls.append(instance) or original(self, instance),
+    )
+    forms = product_detail.forms(product)
+    assert (len(forms), len(calls)) == (2, 1)
+    assert forms[0][1].payload == forms[1][1].payload
+    product.name = "Dune Messiah"
+    assert all(b"Dune Messiah" in f.payload for _, f in product_detail.forms(product))
+    assert len(calls) == 2
