@@ -349,6 +349,14 @@ def publish(table: str, suffix: str = "") -> None:
     log(f"bench: written to {out.relative_to(ROOT)}")
 
 
+def per_round(runs: list[dict], others: list[dict]) -> str:
+    """Ratios of req/s round by round, and their median: steadier than the
+    ratio of medians when the machine drifts between rounds."""
+    ratios = [a["rps"] / b["rps"] for a, b in zip(runs, others, strict=True)]
+    listed = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"{listed}; median {statistics.median(ratios):.2f}x" if ratios else ""
+
+
 def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
     def med(name, mode, field):
         return statistics.median(r[field] for r in results[name][mode])
@@ -394,7 +402,12 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
     for a, b in (("W4", "W1"), ("W6", "W2")):
         if "cached" in results.get(a, {}) and "cached" in results.get(b, {}):
             share = med(a, "cached", "rps") / med(b, "cached", "rps")
-            rows.append(f"{a} cached / {b} cached: {share:.2f}x")
+            each = per_round(results[a]["cached"], results[b]["cached"])
+            rows.append(f"{a} cached / {b} cached: {share:.2f}x (per round: {each})")
+    for name, modes in results.items():
+        if "cached" in modes and "django-constant" in modes:
+            each = per_round(modes["cached"], modes["django-constant"])
+            rows.append(f"{name} cached / django-constant, per round: {each}")
     rows += [
         f"Average body bytes per workload: {sizes}",
         f"Redis bytes per cached product detail: {memory} for a {body}-byte JSON body "
