@@ -6,14 +6,19 @@ gunicorn workers, the Redis server and wrk spent over a wrk run, per request.
 
 Serves this project (cached) and plain Django's constant (bench/plain_django.py)
 as `make bench` does, then alternates, for BENCH_ROUNDS rounds of BENCH_SECONDS:
-W1 hits against the constant of W1's body size, W2 hits against W2's. CPU times
-come from /proc (user + system) of each server's worker processes, of the Redis
-server on REDIS_URL's port, and of wrk (as a child of this process). Run it on an
-otherwise idle machine: anything else running is not counted, but slows both.
+W1 hits against the constant of W1's body size, W2 hits against W2's, and W6
+(W2 with 2% PATCHes) on its own. CPU times come from /proc (user + system) of
+each server's worker processes, of the Redis server on REDIS_URL's port, of the
+PostgreSQL server's processes (those of user postgres) and of wrk (as a child of
+this process). CPU per request is steadier than requests per second on a noisy
+machine: W6's total against W2's estimates the share of W2's rate W6 keeps.
+Run it on an otherwise idle machine: anything else running is not counted, but
+slows both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -57,22 +62,40 @@ def redis_server(url: str) -> int:
     return int(out.stdout.split()[0])
 
 
-def measure(port: int, paths: Path, seconds: int, redis_pid: int, workers: list[int]):
-    before = sum(map(cpu_seconds, workers)), cpu_seconds(redis_pid), os.times()
+def postgres_cpu() -> float:
+    """CPU seconds of the PostgreSQL server's processes now running (a backend
+    that ends mid-run takes its time with it: a small undercount)."""
+    out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True)
+    total = 0.0
+    for pid in out.stdout.split():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += cpu_seconds(int(pid))
+    return total
+
+
+def measure(
+    port: int, paths: Path, seconds: int, redis_pid: int, workers: list[int], token: str
+):
+    def now() -> tuple:
+        return (sum(map(cpu_seconds, workers)), cpu_seconds(redis_pid),
+                postgres_cpu(), os.times())  # fmt: skip
+
+    before = now()
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(ROOT / "bench" / "paths.lua"),
          f"http://127.0.0.1:{port}"],
-        env={**os.environ, "BENCH_PATHS": str(paths), "BENCH_TOKEN": ""},
+        env={**os.environ, "BENCH_PATHS": str(paths), "BENCH_TOKEN": token},
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    after = sum(map(cpu_seconds, workers)), cpu_seconds(redis_pid), os.times()
+    after = now()
     count = int(re.search(r"(\d+) requests in", out).group(1))
-    wrk = (after[2].children_user + after[2].children_system) - (
-        before[2].children_user + before[2].children_system
+    wrk = (after[3].children_user + after[3].children_system) - (
+        before[3].children_user + before[3].children_system
     )
     per = {
         "workers": (after[0] - before[0]) / count * 1e6,
         "redis": (after[1] - before[1]) / count * 1e6,
+        "postgres": (after[2] - before[2]) / count * 1e6,
         "wrk": wrk / count * 1e6,
     }
     per["total"] = sum(per.values())
@@ -92,6 +115,8 @@ def main() -> int:
         files[name].write_text("\n".join(workloads[name]) + "\n")
         files[f"{name} constant"] = workdir / f"{name}-constant.txt"
         files[f"{name} constant"].write_text(f"GET /bench/constant/?size={size}\n")
+    files["W6"] = workdir / "W6.txt"
+    files["W6"].write_text("\n".join(workloads["W6"]) + "\n")
     servers = {mode: start_server(env, mode) for mode in ("cached", "django-constant")}
     redis_pid = redis_server(env["REDIS_URL"])
     rows = []
@@ -106,11 +131,14 @@ def main() -> int:
                 ("django-constant", f"{name} constant", "plain Django"),
             )
         ]
+        runs.append(("W6", "cached", "W6", "this project, W2 + 2% PATCH"))
         for round_no in range(1, rounds + 1):
             for name, mode, label, served in runs:
+                if name == "W6":  # back to W2's steady state, as make bench does
+                    prime(PORTS["cached"], workloads["W6"], token, False)
                 workers = children(servers[mode].pid)
                 rps, per = measure(
-                    PORTS[mode], files[label], seconds, redis_pid, workers
+                    PORTS[mode], files[label], seconds, redis_pid, workers, token
                 )
                 rows.append((round_no, name, served, rps, per))
                 log(f"round {round_no} {name} {served}: {rps:.0f} req/s {per}")
@@ -124,17 +152,28 @@ def main() -> int:
         f"gunicorn {WORKERS} sync workers per server, wrk -t2 -c16, {seconds} s per "
         f"run, {rounds} rounds alternated; CPU µs per request from /proc.",
         "",
-        "| round | workload | served | req/s | workers µs | Redis µs | wrk µs "
-        "| total µs | cores busy |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|",
+        "| round | workload | served | req/s | workers µs | Redis µs | PostgreSQL µs "
+        "| wrk µs | total µs | cores busy |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     cores = len(os.sched_getaffinity(0))
     for round_no, name, served, rps, per in rows:
         busy = per["total"] * rps / 1e6 / cores
         lines.append(
             f"| {round_no} | {name} | {served} | {rps:.0f} | {per['workers']:.0f} "
-            f"| {per['redis']:.0f} | {per['wrk']:.0f} | {per['total']:.0f} "
-            f"| {busy:.0%} |"
+            f"| {per['redis']:.0f} | {per['postgres']:.0f} | {per['wrk']:.0f} "
+            f"| {per['total']:.0f} | {busy:.0%} |"
+        )
+    total = {(r, name, served): per["total"] for r, name, served, _, per in rows}
+    lines += ["", "By CPU per request (what the same cores would serve), per round:"]
+    for r in range(1, rounds + 1):
+        plain = {n: total[r, n, "plain Django"] for n in ("W1", "W2")}
+        hits = {n: total[r, n, "this project, hits"] for n in ("W1", "W2")}
+        w6 = total[r, "W6", "this project, W2 + 2% PATCH"]
+        lines.append(
+            f"- round {r}: W1 hits {plain['W1'] / hits['W1']:.2f}x and W2 hits "
+            f"{plain['W2'] / hits['W2']:.2f}x of plain Django; "
+            f"W6 {hits['W2'] / w6:.2f}x of W2"
         )
     table = "\n".join(lines) + "\n"
     publish(table, "-cpu")
