@@ -3,10 +3,9 @@
 constant body, on the same machine, in one run.
 
 Starts the app as `make run` does (gunicorn, two workers per core, DEBUG off)
-twice: with
-the cache (`cached`) and with CACHE_ENABLED=0 (`uncached`); the `ceiling` is a
-bench-only URL of the cached server answering a constant body of the workload's
-average size, and `django-constant` the same body from plain Django
+twice: with the cache (`cached`) and with CACHE_ENABLED=0 (`uncached`); the
+`ceiling` is a bench-only URL of the cached server answering a constant body of
+the workload's average size, and `django-constant` the same body from plain Django
 (bench/plain_django.py) under the same gunicorn settings. `cold` is the cached
 server from an empty cache: cleared, 3 s of warm-up, 10 s measured, no priming
 (read-only workloads). Seeds the default dataset (10,000 products, 1,000 users)

@@ -48,9 +48,11 @@ class FieldsBuiltOnce:
         with serializer-wide validators: a unique-together one reads its
         fields from the serializer (and until they are built, every field)."""
         data = getattr(self, "initial_data", None)
-        partial = getattr(self, "partial", False)
-        validators = type(self).__dict__.get("_validators_built", [None])
-        return data if partial and type(data) is dict and not validators else None
+        if not getattr(self, "partial", False) or type(data) is not dict:
+            return None
+        validators = type(self).__dict__.get("_validators_built")
+        built_none = validators is not None and not validators
+        return data if built_none else None
 
     @classmethod
     def represent(cls, instance: models.Model) -> Any:
