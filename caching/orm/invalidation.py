@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
@@ -33,17 +34,24 @@ from caching.store import Dep, client
 from caching.store.client import CacheUnavailable
 
 logger = logging.getLogger("caching")
-DIRTY = "caching_dirty"  # set on the connection while its transaction wrote
 BATCHES = "caching_batches"  # on a connection: this transaction's Batch list
+
+
+# The connections whose open transaction made tracked writes, in any thread.
+# Empty (every read outside a writing transaction): a read skips Django's
+# connection lookup, a context-local that cost the hit path a twentieth of its
+# time.
+_dirty: set[Any] = set()
 
 
 def is_dirty(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Return whether the current transaction has uncommitted tracked writes."""
-    conn = connections[using]
-    if not conn.in_atomic_block:
-        setattr(conn, DIRTY, False)
+    if not _dirty:
         return False
-    return getattr(conn, DIRTY, False)
+    for conn in list(_dirty):  # a transaction that ended, in whichever thread
+        if not conn.in_atomic_block:
+            _dirty.discard(conn)
+    return bool(_dirty) and connections[using] in _dirty
 
 
 @dataclass(eq=False)
@@ -105,7 +113,7 @@ def invalidate_on_commit(
     if not conn.in_atomic_block:  # autocommit: the change is already committed
         apply(store.encode_deps(deps), [], using, owned)
         return
-    setattr(conn, DIRTY, True)
+    _dirty.add(conn)
     here = frozenset(conn.savepoint_ids)
     batches = _live_batches(conn)
     for owed in batches:  # what an enclosing level owes is owed already

@@ -299,11 +299,11 @@ def start_watcher() -> bool:
     check, so a forked worker starts its own.
     """
     global _watcher
-    interval = conf.outbox_poll()
-    if interval <= 0:
-        return False
     pid = os.getpid()
     if _watcher is not None and _watcher[0] == pid:
+        return False
+    interval = conf.outbox_poll()
+    if interval <= 0:
         return False
     with _watcher_lock:
         if _watcher is not None and _watcher[0] == pid:

@@ -6,12 +6,14 @@ every way Django writes (signalled or not) makes the affected entries stale.
 from __future__ import annotations
 
 import contextlib
+import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 
 from caching import invalidate
+from caching.orm import invalidation
 from caching.store import CacheStatus, keys
 from tests.caching.testapp.factories import BookFactory, LabelFactory, ShelfFactory
 from tests.caching.testapp.models import Book, Label, Shelf
@@ -226,3 +228,33 @@ def test_ttl_per_call_per_model_and_default(book, redis, settings):
         assert any(900 <= t <= 1100 for t in ttls)
     finally:
         manager.ttl = None
+
+
+def test_a_dirty_transaction_in_another_thread_leaves_this_threads_reads_cached(book):
+    """Dirtiness belongs to a connection: another thread's open, writing
+    transaction sends only its own reads to the database, and once it ends no
+    read pays for the check."""
+    assert cached_names() == ["Dune"]
+    wrote, done = threading.Event(), threading.Event()
+
+    def writer():
+        with transaction.atomic():
+            Book.objects.filter(pk=book.pk).update(name="Uncommitted")
+            inside = Book.objects.cached().order_by("id")
+            assert [b.name for b in inside] == ["Uncommitted"]
+            assert inside.cache_status == CacheStatus.BYPASS
+            wrote.set()
+            done.wait(10)
+            transaction.set_rollback(True)
+        connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert wrote.wait(10)
+    here = Book.objects.cached().order_by("id")
+    assert [b.name for b in here] == ["Dune"]
+    assert here.cache_status == CacheStatus.HIT
+    done.set()
+    thread.join()
+    assert not invalidation.is_dirty()
+    assert not invalidation._dirty  # the ended transaction's mark is gone

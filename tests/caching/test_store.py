@@ -6,15 +6,17 @@ commits a write there; a naive cache-aside (SET after read) fails them.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from decimal import Decimal
 
 import pytest
+from django_redis import get_redis_connection
 
 from caching import store
 from caching.orm import deps as dep
-from caching.store import CacheStatus, Fill, keys
+from caching.store import CacheStatus, Fill, client, entries, keys
 from tests.caching.testapp.models import Book
 from tests.hooks import queued_at
 
@@ -186,3 +188,32 @@ def test_fill_from_the_written_row_is_refused_when_anything_moved_since_its_read
     own = write("x.y|1")
     redis.set(keys.floor_key(shard), own + 1)  # a failover fenced older reads
     assert not store.fill_written([(key, value)], base, own)
+
+
+def test_lease_tokens_are_unique_in_a_process_and_across_a_fork(redis):
+    """A lease names its reader: the tokens of one process never repeat, and a
+    forked worker does not repeat its parent's (it would release their lease)."""
+    key = keys.response_key("/tokens/", "", "")
+    mine = [store.read(key).token for _ in range(3)]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a forked worker's first tokens
+        os.close(read_end)
+        os.write(write_end, entries._tokens.next().encode())
+        os._exit(0)
+    os.close(write_end)
+    child = os.read(read_end, 100).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    mine.append(entries._tokens.next())
+    assert len(set(mine + [child])) == 5
+    assert not child.startswith(mine[0][:12])  # a prefix of its own
+
+
+def test_the_client_follows_the_caches_setting(redis, settings):
+    """The client is looked up once, and again when CACHES changes (a test's or
+    a reconfigured process's): never a client of the previous settings."""
+    assert client.connection() is client.connection() is redis
+    settings.CACHES = {"default": {**settings.CACHES["default"], "TIMEOUT": 301}}
+    assert client.connection() is get_redis_connection("default")
+    assert client.connection() is not redis
