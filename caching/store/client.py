@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.core.signals import setting_changed
@@ -205,9 +206,7 @@ def _recover_reachable(redis: Redis) -> None:
                 each.failure(exc)
 
 
-_client: list[Redis] = []  # the default cache's client, once looked up
-
-
+@lru_cache(maxsize=1)
 def connection() -> Redis:
     """Return the pooled Redis client of the default cache.
 
@@ -216,15 +215,13 @@ def connection() -> Redis:
     of a hit's time in this process. The client is thread-safe; its pool is the
     one django-redis keeps for the cache.
     """
-    if not _client:
-        _client.append(get_redis_connection("default"))
-    return _client[0]
+    return get_redis_connection("default")
 
 
 @receiver(setting_changed)
 def _forget_client(*, setting: str, **kwargs: Any) -> None:
     if setting == "CACHES":
-        _client.clear()
+        connection.cache_clear()
 
 
 class _Own:

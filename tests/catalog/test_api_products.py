@@ -171,8 +171,6 @@ def test_duplicate_sku_is_400(staff_client, product):
 def test_duplicate_sku_in_a_patch_is_400(staff_client, product):
     """A partial update builds only the fields it sends: sku's own unique
     validator still runs."""
-    from tests.factories import ProductFactory
-
     other = ProductFactory(sku="OTHER-1")
     response = staff_client.patch(f"{URL}{other.pk}/", {"sku": "BOOK-1"}, format="json")
     assert response.status_code == 400
