@@ -110,13 +110,17 @@ def strand(rows: list[int], *, using: str = DEFAULT_DB_ALIAS) -> None:
         )
 
 
-def stranded(using: str = DEFAULT_DB_ALIAS, limit: int = BATCH) -> list[tuple]:
+def stranded(
+    using: str = DEFAULT_DB_ALIAS, limit: int = BATCH, *, keep_connection: bool = False
+) -> list[tuple]:
     """Return (id, deps) of stranded (or abandoned) invalidations, oldest first.
 
     Empty when the database cannot tell (no table yet, no database access here).
+    A connection this call opens is closed after it (a redis-py thread's check
+    must not leave one behind) unless ``keep_connection``: the watcher's own.
     """
     conn = connections[using]
-    opened = conn.connection is None  # e.g. a redis-py worker thread's check
+    opened = conn.connection is None and not keep_connection
     cutoff = conn.ops.adapt_datetimefield_value(timezone.now() - ABANDONED_AFTER)
     try:
         with conn.cursor() as cursor:
@@ -134,9 +138,9 @@ def stranded(using: str = DEFAULT_DB_ALIAS, limit: int = BATCH) -> list[tuple]:
             conn.close()  # not this thread's to keep
 
 
-def pending(using: str = DEFAULT_DB_ALIAS) -> bool:
+def pending(using: str = DEFAULT_DB_ALIAS, *, keep_connection: bool = False) -> bool:
     """Return whether stranded (or abandoned) invalidations wait in the outbox."""
-    return bool(stranded(using, limit=1))
+    return bool(stranded(using, limit=1, keep_connection=keep_connection))
 
 
 # The shards each pending row has reached through this process. A row waits in
@@ -281,9 +285,12 @@ def _watch(interval: float) -> None:
     while True:
         time.sleep(interval)
         try:
+            # The thread keeps its connection between polls (CONN_MAX_AGE still
+            # applies): a new one per poll cost a millisecond of the worker's
+            # CPU, holding the GIL from its requests, and a PostgreSQL backend.
             close_old_connections()
             _forget_settled()
-            if pending():
+            if pending(keep_connection=True):
                 client.run(drain, force=True)
             compaction.maybe_run()
         except client.CacheUnavailable:

@@ -218,3 +218,29 @@ def test_a_server_stopped_between_polls_forgets_what_it_settled(
     assert PendingInvalidation.objects.count() == 1  # settled, not yet deleted
     server.stop()  # gunicorn's graceful stop: each worker exits
     assert PendingInvalidation.objects.count() == 0
+
+
+def test_the_watcher_keeps_its_database_connection_between_polls(product):
+    """Fifty polls, one connection: a new one per poll cost a millisecond of the
+    worker's CPU (holding the GIL from its requests) and a PostgreSQL backend."""
+    out = run_django(
+        "import threading, time\n"
+        "from django.db.backends.signals import connection_created\n"
+        "from caching.orm import outbox\n"
+        "polls, opened = [], []\n"
+        "real = outbox.stranded\n"
+        "def counted(*args, **kwargs):\n"
+        "    polls.append(1)\n"
+        "    return real(*args, **kwargs)\n"
+        "outbox.stranded = counted\n"
+        "def created(sender, connection, **kwargs):\n"
+        "    opened.append(threading.current_thread().name)\n"
+        "connection_created.connect(created, weak=False)\n"
+        "assert outbox.start_watcher()\n"
+        "time.sleep(1.5)\n"
+        "print(len(polls), opened.count('caching-outbox'))\n",
+        CACHE_OUTBOX_POLL="0.02",
+    )
+    polls, connections_opened = map(int, out.split()[-2:])
+    assert polls >= 20
+    assert connections_opened == 1
