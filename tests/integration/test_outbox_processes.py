@@ -221,8 +221,9 @@ def test_a_server_stopped_between_polls_forgets_what_it_settled(
 
 
 def test_the_watcher_keeps_its_database_connection_between_polls(product):
-    """Fifty polls, one connection: a new one per poll cost a millisecond of the
-    worker's CPU (holding the GIL from its requests) and a PostgreSQL backend."""
+    """A poll every 20 ms for 1.5 s, one connection: a new one per poll cost a
+    millisecond of the worker's CPU (holding the GIL from its requests) and a
+    PostgreSQL backend."""
     out = run_django(
         "import threading, time\n"
         "from django.db.backends.signals import connection_created\n"
