@@ -84,7 +84,7 @@ def main() -> None:
             trips["n"] = 0
             if mode == "uncached":
                 cache_off.enable()
-            started, cpu = time.perf_counter(), time.thread_time()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             with CaptureQueriesContext(connection) as queries:
                 for pk in batch:
                     status, _, _ = wsgi_response(
@@ -92,7 +92,7 @@ def main() -> None:
                     )
                     assert status == 200, (pk, status)
             elapsed = time.perf_counter() - started
-            cpu = time.thread_time() - cpu
+            cpu = time.thread_time() - cpu_started
             if mode == "uncached":
                 cache_off.disable()
             n = len(batch)
@@ -103,8 +103,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for mode, rows in results.items():
         wall, cpu = (statistics.median(r[i] for r in rows) for i in (0, 1))
-        sql, trips = rows[0][2], rows[0][3]
-        print(f"| {mode} | {wall:.0f} | {cpu:.0f} | {sql:.2f} | {trips:.2f} |")
+        sql, round_trips = rows[0][2], rows[0][3]
+        print(f"| {mode} | {wall:.0f} | {cpu:.0f} | {sql:.2f} | {round_trips:.2f} |")
     print("\n(medians of batches)")
     for index, measure in enumerate(("wall time", "CPU time")):
         miss = statistics.median(r[index] for r in results["miss"])
