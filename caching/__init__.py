@@ -12,7 +12,7 @@ What an adopting project uses is here (docs/adopting.md walks through it):
         CachedReadsMixin, render_json,
         deps, invalidate,                        # dependencies; writes outside Django
         Upstream,                                # third-party results
-        CachedModelAdmin, CachedApplication,
+        CachedModelAdmin, CachedApplication, DjangoHandler,
     )
 
 Names load on first use, so ``import caching`` is safe before Django is set up
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from caching.http.params import Param
     from caching.http.serializers import FieldsBuiltOnce, render_json
     from caching.http.upstream import Upstream, UpstreamUnavailable
-    from caching.http.wsgi import CachedApplication
+    from caching.http.wsgi import CachedApplication, DjangoHandler
     from caching.ops.admin import CachedModelAdmin
     from caching.orm import deps
     from caching.orm.invalidation import invalidate
@@ -65,6 +65,7 @@ _PUBLIC = {
     "Upstream": "caching.http.upstream",
     "UpstreamUnavailable": "caching.http.upstream",
     "CachedApplication": "caching.http.wsgi",
+    "DjangoHandler": "caching.http.wsgi",
     "CachedModelAdmin": "caching.ops.admin",
 }
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "CachedModelAdmin",
     "CachedQuerySet",
     "CachedReadsMixin",
+    "DjangoHandler",
     "Endpoint",
     "FieldsBuiltOnce",
     "Param",

@@ -2,11 +2,13 @@
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-django_application = get_wsgi_application()  # sets Django up: then the cache layer
+django.setup(set_prefix=False)  # what get_wsgi_application() does: then the cache layer
 
-from caching.http.wsgi import CachedApplication  # noqa: E402
+from caching.http.wsgi import CachedApplication, DjangoHandler  # noqa: E402
 
+# Django's handler, taking the URL resolution the hit path made for a miss.
+django_application = DjangoHandler()
 application = CachedApplication(django_application)

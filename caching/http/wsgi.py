@@ -1,7 +1,8 @@
 """
 The WSGI side of the caching layer: wrap the project's application with it.
 
-    application = caching.http.wsgi.CachedApplication(get_wsgi_application())
+    django.setup(set_prefix=False)  # what get_wsgi_application() does
+    application = caching.http.wsgi.CachedApplication(DjangoHandler())
 
 It answers cache hits before Django's handler runs: no request signals, no
 middleware chain, no response object. What the middleware above the hit path
@@ -20,7 +21,9 @@ header against the Django path, tests/integration/test_wsgi_hits.py):
 
 Anything else (a middleware above the hit path this module does not know, a
 miss, an unknown token, a session cookie, an odd URL) goes to Django as it came;
-a miss hands its lookup on in the environ, so the view does not read again.
+a miss hands its lookup on in the environ, so the view does not read again, and
+its URL resolution, so that Django's handler (``DjangoHandler``) does not
+resolve the path again.
 
 Each server process also runs the outbox watcher (caching.orm.outbox):
 invalidations that a writer cut off from Redis left behind are applied within a
@@ -39,12 +42,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.core.handlers.wsgi import WSGIRequest
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.cookie import parse_cookie
-from django.urls import get_urlconf
+from django.urls import ResolverMatch, get_urlconf
 from django.utils.cache import get_conditional_response
 from django.utils.module_loading import import_string
 
@@ -85,6 +88,9 @@ REPRODUCED_MIDDLEWARE = frozenset(
 # project's guards answer them), and preconditions other than If-None-Match.
 MAX_QUERY = 4096
 LEFT_TO_DJANGO = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_MODIFIED_SINCE")
+# Where a request going on to Django carries the URL resolution made here:
+# (urlconf, path_info, ResolverMatch), taken by DjangoHandler.
+ROUTE_ATTR = "caching.route"
 
 
 @lru_cache(maxsize=1)
@@ -143,6 +149,8 @@ class Prepared:
     parsing); the key still depends on who asks, found out per request."""
 
     route: fastpath.Route
+    urlconf: str | None  # what the route was resolved against, and the path
+    path_info: str
     path: str
     query: QueryDict
     pairs: list[tuple[str, str]]
@@ -173,7 +181,8 @@ def prepare(environ: dict) -> Prepared | None:
     secure = request.is_secure()
     if settings.SECURE_SSL_REDIRECT and not secure:
         return None  # Django's SecurityMiddleware redirects it
-    route = fastpath.cached_route(get_urlconf(), request.path_info)
+    urlconf = get_urlconf()
+    route = fastpath.cached_route(urlconf, request.path_info)
     if route is None or not fastpath.wants_canonical_json(request, route):
         return None
     try:
@@ -183,7 +192,9 @@ def prepare(environ: dict) -> Prepared | None:
     pairs, errors = route.endpoint.canonical(request.GET)
     if errors:
         return None  # the view answers its 400
-    return Prepared(route, request.path, request.GET, pairs, secure)
+    return Prepared(
+        route, urlconf, request.path_info, request.path, request.GET, pairs, secure
+    )
 
 
 # What prepare() reads of an environ: equal inputs, equal Prepared.
@@ -240,7 +251,11 @@ def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None
     ):
         return None
     prepared = prepared_for(environ)
-    if prepared is None or is_dirty():
+    if prepared is None:
+        return None
+    # Whatever happens next, Django's handler need not resolve the path again.
+    environ[ROUTE_ATTR] = (prepared.urlconf, prepared.path_info, prepared.route.match)
+    if is_dirty():
         return None
     cookie = environ.get("HTTP_COOKIE")
     try:
@@ -331,6 +346,7 @@ class CachedApplication:
             except Exception:  # a fault here must not cost the request: Django
                 logger.exception("WSGI hit path failed; Django answers")
                 environ.pop(fastpath.LOOKUP_ATTR, None)
+                environ.pop(ROUTE_ATTR, None)
                 answer = None
             if answer is not None:
                 status, headers, body = answer
@@ -338,3 +354,33 @@ class CachedApplication:
                 FAST_RESPONSES.count(status[:3], time.perf_counter() - started)
                 return (body,)
         return self.application(environ, start_response)
+
+
+class DjangoHandler(WSGIHandler):
+    """Django's WSGI handler, taking the URL resolution the hit path made for a
+    request it passed on (a miss, say) instead of resolving the path again."""
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        handed = request.META.pop(ROUTE_ATTR, None)
+        # As Django would resolve: against ROOT_URLCONF unless a middleware
+        # set request.urlconf, the path as it is now.
+        if handed is not None and not hasattr(request, "urlconf"):
+            urlconf, path_info, match = handed
+            if path_info == request.path_info and urlconf in (
+                None,
+                settings.ROOT_URLCONF,
+            ):
+                request.resolver_match = match = own_copy(match)
+                return match
+        return super().resolve_request(request)
+
+
+def own_copy(match: ResolverMatch) -> ResolverMatch:
+    """Return a copy of a route's shared match that the request may change."""
+    copied = ResolverMatch.__new__(ResolverMatch)  # copy.copy: it refuses pickling
+    copied.__dict__.update(match.__dict__)
+    for name in ("kwargs", "captured_kwargs", "extra_kwargs"):
+        value = getattr(match, name)
+        if value is not None:
+            setattr(copied, name, dict(value))
+    return copied

@@ -7,17 +7,16 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_started
 
-from caching.http.wsgi import CachedApplication
+from caching.http.wsgi import CachedApplication, DjangoHandler
 from tests.factories import ProductFactory
 
 
 def project_client() -> httpx.Client:
     """A client of the project's WSGI application (its middleware as set now),
     with httpx's WSGI transport: what gunicorn calls."""
-    app = CachedApplication(WSGIHandler())
+    app = CachedApplication(DjangoHandler())
     transport = httpx.WSGITransport(app=app)
     return httpx.Client(transport=transport, base_url="http://127.0.0.1")
 

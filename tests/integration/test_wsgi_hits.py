@@ -11,6 +11,9 @@ asks the same question with the WSGI hit path off (CACHING["WSGI_HITS"]).
 from __future__ import annotations
 
 import pytest
+from django.http import JsonResponse
+from django.urls import get_resolver, path
+from django.urls.resolvers import URLResolver
 from prometheus_client import REGISTRY
 from rest_framework.authtoken.models import Token
 
@@ -209,3 +212,57 @@ def test_a_fault_in_the_wsgi_path_leaves_the_request_to_django(
     assert (answer.status_code, answer.headers["X-Cache"]) == (200, "HIT")
     assert answer.json()["name"] == "Dune"
     assert handled == [url]
+
+
+@pytest.fixture
+def top_level_resolves(monkeypatch) -> list:
+    """The paths resolved against the root URLconf, in order."""
+    resolved: list = []
+    root = get_resolver()
+    resolve = URLResolver.resolve
+
+    def counted(self, path):
+        if self is root:
+            resolved.append(path)
+        return resolve(self, path)
+
+    monkeypatch.setattr(URLResolver, "resolve", counted)
+    return resolved
+
+
+def test_a_miss_resolves_its_path_once(http, top_level_resolves, product):
+    url = f"/api/products/{product.pk}/"
+    answer = http.get(url)
+    assert answer.headers["X-Cache"] == "MISS"
+    assert answer.json()["name"] == "Dune"
+    # The WSGI path's resolution, taken by Django's handler (DjangoHandler).
+    assert top_level_resolves == [url]
+    top_level_resolves.clear()
+    assert http.get(url).headers["X-Cache"] == "HIT"
+    assert top_level_resolves == []  # a URL is resolved once per process
+
+
+# A URLconf a middleware below the hit path picks for some requests.
+def other_view(request, pk):
+    return JsonResponse({"other": pk})
+
+
+urlpatterns = [path("api/products/<int:pk>/", other_view)]
+
+
+class OtherUrlconf:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.urlconf = __name__
+        return self.get_response(request)
+
+
+def test_a_urlconf_set_by_a_middleware_is_resolved_by_django(
+    settings, new_http, product
+):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.OtherUrlconf"]
+    answer = new_http().get(f"/api/products/{product.pk}/")
+    # The WSGI path's route (the product detail) is not what Django resolves.
+    assert answer.json() == {"other": product.pk}
