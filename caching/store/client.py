@@ -27,11 +27,15 @@ from django.dispatch import receiver
 from django_redis import get_redis_connection
 from redis import Redis
 from redis.cluster import RedisCluster
+from redis.connection import HIREDIS_AVAILABLE, HiredisRespSerializer
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.sentinel import SentinelConnectionPool
 
 from caching import conf
 from caching.store import keys, metrics
+
+if HIREDIS_AVAILABLE:
+    import hiredis
 
 logger = logging.getLogger("caching")
 T = TypeVar("T")
@@ -276,12 +280,7 @@ def _on_own(redis: Any, commands: list[tuple]) -> list:
         _own.conn, _own.pool, _own.pid = conn, pool, os.getpid()
     replies: list = []
     try:
-        packed = (
-            conn.pack_command(*commands[0])
-            if len(commands) == 1
-            else conn.pack_commands(commands)
-        )
-        conn.send_packed_command(packed, check_health=False)
+        conn.send_packed_command(_packed(conn, commands), check_health=False)
         for _ in commands:
             try:
                 replies.append(conn.read_response())
@@ -297,6 +296,28 @@ def _on_own(redis: Any, commands: list[tuple]) -> list:
 
 
 _main = threading.main_thread()
+
+
+def _packed(conn: Any, commands: list[tuple]) -> list[bytes]:
+    """Return commands in the Redis protocol, as conn's packer would.
+
+    What comes here is EVALSHA (scripts.call, pipeline.pipelined), its
+    arguments str, bytes and int: hiredis packs them as redis-py's hiredis
+    packer does, without that packer's per-argument conversions (a tenth of a
+    hit's read in-process). Any other packer, a command name of two words
+    ("CONFIG GET", which redis-py splits) or an argument hiredis refuses goes
+    through conn.
+    """
+    if type(getattr(conn, "_command_packer", None)) is HiredisRespSerializer and all(
+        " " not in each[0] for each in commands
+    ):
+        try:
+            return [b"".join([hiredis.pack_command(each) for each in commands])]
+        except TypeError:  # an argument hiredis refuses: redis-py's own handling
+            pass
+    if len(commands) == 1:
+        return conn.pack_command(*commands[0])
+    return conn.pack_commands(commands)
 
 
 def _forget_own(conn: Any, pool: Any) -> None:
