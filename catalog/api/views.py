@@ -97,7 +97,7 @@ class ProductViewSet(CachedReadsMixin, viewsets.ModelViewSet):
         if request.accepted_renderer.format == "api":  # its form: this serializer
             return Response(self.get_serializer(product).data)
         # The class's one serializer: no fields copied for this request (a
-        # tenth of a detail's miss), and the bytes write-through stores.
+        # fifth of an uncached detail's CPU), and the bytes write-through stores.
         return Response(ProductSerializer.represent(product))
 
     def perform_create(self, serializer):
