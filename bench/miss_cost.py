@@ -6,9 +6,11 @@ mode), side by side in one process.
     python -m bench.miss_cost [--batches 5] [--size 200] [--profile]
 
 Each request goes to the project's WSGI application as gunicorn sends it.
-Batches alternate: uncached (CACHING["ENABLED"] off) and miss (the cache on,
-every request for a product detail read for the first time since the cache
-was emptied); the product ids of each batch are fresh. Prints the medians of
+Batches alternate: uncached (CACHING["ENABLED"] off), plain DRF (the same
+detail from a stock ``RetrieveAPIView`` building its serializer per request,
+bench.views: the yardstick outside the project, cache off too) and miss (the
+cache on, every request for a product detail read for the first time since the
+cache was emptied); the product ids of each batch are fresh. Prints the medians of
 wall time and of the thread's CPU time (what the worker spends; the wall time
 also holds the waits on PostgreSQL and Redis, and on a busy machine whatever
 else ran), their ratios, SQL and Redis round trips per request, and with
@@ -31,6 +33,8 @@ import time
 
 from bench.instrument import count_round_trips, wsgi_response
 
+PLAIN = "/bench/plain-drf/products/{pk}/"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -47,6 +51,7 @@ def main() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     os.environ.setdefault("CACHE_LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ["BENCH_ENDPOINTS"] = "1"  # the plain DRF detail
     import django
 
     django.setup()
@@ -63,37 +68,47 @@ def main() -> None:
         .order_by("id")
         .values_list("id", flat=True)
     )
-    needed = (2 * args.batches + 1) * args.size + 50
+    needed = (3 * args.batches + 1) * args.size + 50
     if len(ids) < needed:
         raise SystemExit(f"needs {needed} active products (make bench seeds 10,000)")
     delete_layer_keys()
+    cache_off = override_settings(CACHING={**settings.CACHING, "ENABLED": False})
     for pk in ids[-50:]:  # warm the process: imports, routes, connections
         wsgi_response(application, "GET", args.path.format(pk=pk))
+        with cache_off:
+            wsgi_response(application, "GET", PLAIN.format(pk=pk))
     gc.collect()
     gc.freeze()  # as gunicorn's post_worker_init does (project/gunicorn_conf.py)
     trips = count_round_trips()
-    cache_off = override_settings(CACHING={**settings.CACHING, "ENABLED": False})
     results: dict[str, list[tuple[float, float, float, float]]] = {
         "uncached": [],
+        "plain DRF": [],
         "miss": [],
     }
+    paths = {"uncached": args.path, "plain DRF": PLAIN, "miss": args.path}
+    with cache_off:  # the yardstick answers what the project's view answers
+        same = ids[-1]
+        assert (
+            wsgi_response(application, "GET", PLAIN.format(pk=same))[2]
+            == wsgi_response(application, "GET", args.path.format(pk=same))[2]
+        ), "the plain DRF detail differs from the project's"
     fresh = iter(ids)
     for _ in range(args.batches):
-        for mode in ("uncached", "miss"):
+        for mode in results:
             batch = [next(fresh) for _ in range(args.size)]
             trips["n"] = 0
-            if mode == "uncached":
+            if mode != "miss":
                 cache_off.enable()
             started, cpu_started = time.perf_counter(), time.thread_time()
             with CaptureQueriesContext(connection) as queries:
                 for pk in batch:
                     status, _, _ = wsgi_response(
-                        application, "GET", args.path.format(pk=pk)
+                        application, "GET", paths[mode].format(pk=pk)
                     )
                     assert status == 200, (pk, status)
             elapsed = time.perf_counter() - started
             cpu = time.thread_time() - cpu_started
-            if mode == "uncached":
+            if mode != "miss":
                 cache_off.disable()
             n = len(batch)
             results[mode].append(
@@ -108,8 +123,9 @@ def main() -> None:
     print("\n(medians of batches)")
     for index, measure in enumerate(("wall time", "CPU time")):
         miss = statistics.median(r[index] for r in results["miss"])
-        uncached = statistics.median(r[index] for r in results["uncached"])
-        print(f"miss / uncached by {measure}: {miss / uncached:.2f}x")
+        for base in ("uncached", "plain DRF"):
+            other = statistics.median(r[index] for r in results[base])
+            print(f"miss / {base} by {measure}: {miss / other:.2f}x")
     if args.profile:  # after the measurement, on fresh products again
         profiler = cProfile.Profile()
         batch = [next(fresh) for _ in range(args.size)]

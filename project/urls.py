@@ -20,9 +20,12 @@ urlpatterns = [
 ]
 
 if settings.BENCH_ENDPOINTS:
-    from bench.views import constant
+    from bench.views import PlainProductDetail, constant
 
     urlpatterns.append(path("bench/constant/", constant, name="bench-constant"))
+    urlpatterns.append(
+        path("bench/plain-drf/products/<int:pk>/", PlainProductDetail.as_view())
+    )
 
 handler400 = "project.views.bad_request"
 handler404 = "project.views.not_found"
