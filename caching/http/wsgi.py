@@ -149,8 +149,8 @@ class Prepared:
     parsing); the key still depends on who asks, found out per request."""
 
     route: fastpath.Route
-    urlconf: str | None  # what the route was resolved against, and the path
-    path_info: str
+    # (urlconf, path_info, match): the resolution handed on to DjangoHandler
+    resolved: tuple[str | None, str, ResolverMatch]
     path: str
     query: QueryDict
     pairs: list[tuple[str, str]]
@@ -193,7 +193,12 @@ def prepare(environ: dict) -> Prepared | None:
     if errors:
         return None  # the view answers its 400
     return Prepared(
-        route, urlconf, request.path_info, request.path, request.GET, pairs, secure
+        route,
+        (urlconf, request.path_info, route.match),
+        request.path,
+        request.GET,
+        pairs,
+        secure,
     )
 
 
@@ -254,7 +259,7 @@ def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None
     if prepared is None:
         return None
     # Whatever happens next, Django's handler need not resolve the path again.
-    environ[ROUTE_ATTR] = (prepared.urlconf, prepared.path_info, prepared.route.match)
+    environ[ROUTE_ATTR] = prepared.resolved
     if is_dirty():
         return None
     cookie = environ.get("HTTP_COOKIE")
