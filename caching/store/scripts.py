@@ -57,6 +57,17 @@ local function deps_fresh_grouped(vprefix, deps, asof, own)
   end
   return true
 end
+-- An entry as the app stores it, "asof\\ndeps\\npayload": its asof and deps;
+-- nil for anything else (not the app's: a miss, not a script error that would
+-- open the circuit breaker).
+local function parse_entry(raw)
+  local nl1 = string.find(raw, '\\n', 1, true)
+  if not nl1 then return nil end
+  local nl2 = string.find(raw, '\\n', nl1 + 1, true)
+  local asof = tonumber(string.sub(raw, 1, nl1 - 1))
+  if not nl2 or not asof then return nil end
+  return asof, string.sub(raw, nl1 + 1, nl2 - 1)
+end
 -- own (optional): a stamp that counts as fresh, the writer's own (FILL_WRITTEN);
 -- seen (optional): stamps read already by this call (READ_MANY's entries share
 -- their relations' stamps), false for none
@@ -77,22 +88,19 @@ end
 # KEYS: entry, lease, clock, stats, floor. ARGV: version prefix, lease token,
 # lease ms, stats group ('' = do not count). Returns {1, the entry as stored:
 # "asof\ndeps\npayload"} on a hit (the payload's seal covers asof and deps),
-# else {0, asof, is_leader}. Counting here keeps a hit at one round
-# trip. The floor is set after a failover (caching.store.fence): entries filled before
-# it are dead.
+# else {0, asof, is_leader}; anything else under the entry's key is a miss.
+# Counting here keeps a hit at one round trip. The floor is set after a
+# failover (caching.store.fence): entries filled before it are dead.
 READ = (
     CLOCK_INIT
     + """
 local raw = redis.call('GET', KEYS[1])
-if raw then
-  local nl1 = string.find(raw, '\\n', 1, true)
-  local nl2 = string.find(raw, '\\n', nl1 + 1, true)
-  local asof = tonumber(string.sub(raw, 1, nl1 - 1))
-  if asof >= tonumber(redis.call('GET', KEYS[5]) or 0)
-     and deps_fresh(ARGV[1], string.sub(raw, nl1 + 1, nl2 - 1), asof) then
-    if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
-    return {1, raw}  -- split by the caller: no copy of the payload here
-  end
+local asof, deps
+if raw then asof, deps = parse_entry(raw) end
+if asof and asof >= tonumber(redis.call('GET', KEYS[5]) or 0)
+   and deps_fresh(ARGV[1], deps, asof) then
+  if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], 1) end
+  return {1, raw}  -- split by the caller: no copy of the payload here
 end
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'miss:' .. ARGV[4], 1) end
 local now = clock_now(KEYS[3])
@@ -119,15 +127,11 @@ local hits = 0
 for i = 4, #KEYS do
   local reply = 0
   local raw = redis.call('GET', KEYS[i])
-  if raw then
-    local nl1 = string.find(raw, '\\n', 1, true)
-    local nl2 = string.find(raw, '\\n', nl1 + 1, true)
-    local asof = tonumber(string.sub(raw, 1, nl1 - 1))
-    local deps = string.sub(raw, nl1 + 1, nl2 - 1)
-    if asof >= floor and deps_fresh(ARGV[1], deps, asof, nil, seen) then
-      reply = raw
-      hits = hits + 1
-    end
+  local asof, deps
+  if raw then asof, deps = parse_entry(raw) end
+  if asof and asof >= floor and deps_fresh(ARGV[1], deps, asof, nil, seen) then
+    reply = raw
+    hits = hits + 1
   end
   found[i - 2] = reply
 end

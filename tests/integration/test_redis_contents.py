@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from caching import store
-from caching.store import codec, keys
+from caching.store import client, codec, keys
 from catalog.models import Product
 from tests.conftest import token_client
 from users.models import Profile
@@ -126,3 +126,23 @@ def test_an_entry_with_its_asof_edited_is_a_miss(api_client, product, redis):
     asof, rest = redis.get(key).split(b"\n", 1)
     redis.set(key, str(int(asof) + 10**9).encode() + b"\n" + rest)
     assert api_client.get(url)["X-Cache"] == "MISS"
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"junk", b"12\nno second line", b"not-a-number\n\npayload", b""],
+)
+def test_an_entry_not_in_the_apps_form_is_a_miss_not_an_outage(
+    api_client, product, redis, junk
+):
+    """Whatever else sits under an entry's key is a miss: not an error of the
+    read script that would open the circuit breaker (every read a BYPASS)."""
+    url = f"/api/products/{product.pk}/"
+    api_client.get(url)
+    assert api_client.get(url)["X-Cache"] == "HIT"
+    redis.set(keys.response_key(url, "public"), junk)
+    response = api_client.get(url)
+    assert response.status_code == 200
+    assert response["X-Cache"] == "MISS"
+    assert not client.breaker.is_open
+    assert api_client.get(url)["X-Cache"] == "HIT"
