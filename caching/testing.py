@@ -172,7 +172,7 @@ def delete_layer_keys() -> None:
 @pytest.fixture
 def cache_clean() -> Iterator[None]:
     """Start and end the test with none of this layer's keys, none of the
-    pages' plans and recipes this process keeps, and the circuit breakers
+    pages' plans, recipes and rereads this process keeps, and the circuit breakers
     closed."""
     _clean()
     yield
@@ -182,9 +182,10 @@ def cache_clean() -> Iterator[None]:
 def _clean() -> None:
     from caching.http import recipes
     from caching.orm import pages
-    from caching.store import client
+    from caching.store import client, rereads
 
     client.breaker.reset()
     delete_layer_keys()
+    rereads.forget_all()
     pages.plans.forget()
     recipes.kept.forget()

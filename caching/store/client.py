@@ -26,9 +26,15 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django_redis import get_redis_connection
 from redis import Redis
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
 from redis.cluster import RedisCluster
 from redis.connection import HIREDIS_AVAILABLE, HiredisRespSerializer
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.exceptions import (
+    ConnectionError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 from redis.sentinel import SentinelConnectionPool
 
 from caching import conf
@@ -266,11 +272,27 @@ def direct_many(redis: Redis | RedisCluster, commands: list[tuple]) -> list | No
     return _on_own(redis, commands)
 
 
+def direct_packed(
+    redis: Redis | RedisCluster, packed: bytes, replies: int
+) -> list | None:
+    """Send commands already packed (hiredis.pack_command) in one round trip
+    on the main thread's own connection and return their ``replies`` replies;
+    None where there is no such connection (caching.store.rereads)."""
+    if not _owns(redis):
+        return None
+    return _exchange(redis, _checkout(redis), [packed], replies)
+
+
+def keeps_own() -> bool:
+    """Return whether this thread sends on a connection of its own (direct)."""
+    return _owns(connection())
+
+
 def _owns(redis: Any) -> bool:
     return type(redis) is Redis and threading.current_thread() is _main
 
 
-def _on_own(redis: Any, commands: list[tuple]) -> list:
+def _checkout(redis: Any) -> Any:
     pool = redis.connection_pool
     conn = _own.conn
     if conn is None or _own.pool is not pool or _own.pid != os.getpid():
@@ -278,16 +300,29 @@ def _on_own(redis: Any, commands: list[tuple]) -> list:
             _own.pool.release(conn)  # the settings changed: back to its pool
         conn = pool.get_connection()
         _own.conn, _own.pool, _own.pid = conn, pool, os.getpid()
+    return conn
+
+
+def _on_own(redis: Any, commands: list[tuple]) -> list:
+    conn = _checkout(redis)
+    return _exchange(redis, conn, _packed(conn, commands), len(commands))
+
+
+def _exchange(redis: Any, conn: Any, packed: Any, count: int) -> list:
     replies: list = []
     try:
-        conn.send_packed_command(_packed(conn, commands), check_health=False)
-        for _ in commands:
-            try:
-                replies.append(conn.read_response())
-            except ResponseError as exc:  # a reply: the connection is fine
-                replies.append(exc)
+        conn.send_packed_command(packed, check_health=False)
+        replies.append(_reply(conn))
+        buffered = _buffered(conn)
+        for _ in range(count - 1):
+            reply = buffered.gets() if buffered is not None else NOT_ENOUGH_DATA
+            if reply is NOT_ENOUGH_DATA:
+                reply = _reply(conn)
+            elif isinstance(reply, ConnectionError):
+                raise reply
+            replies.append(reply)
     except BaseException:
-        _forget_own(conn, pool)
+        _forget_own(conn, redis.connection_pool)
         raise
     for reply in replies:
         if isinstance(reply, ResponseError):
@@ -296,6 +331,24 @@ def _on_own(redis: Any, commands: list[tuple]) -> list:
 
 
 _main = threading.main_thread()
+
+
+def _reply(conn: Any) -> Any:
+    try:
+        return conn.read_response()
+    except ResponseError as exc:  # a reply: the connection is fine
+        return exc
+
+
+def _buffered(conn: Any) -> Any:
+    """Return the hiredis reader of conn, whose buffer holds the replies that
+    came with the first (a reread's ten replies arrive in one read), or None:
+    every reply through conn.read_response, which costs a few microseconds of
+    wrapping each. Not with RESP3, whose push messages redis-py sorts out."""
+    parser = conn._parser
+    if type(parser) is _HiredisParser and conn.protocol in (2, "2", None):
+        return parser._reader
+    return None
 
 
 def _packed(conn: Any, commands: list[tuple]) -> list[bytes]:

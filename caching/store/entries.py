@@ -10,7 +10,9 @@ its stamp after ``asof`` was read, so the reader's old rows can never be served
 (docs/consistency.md I1, I12, I14). The fill script checks the same condition,
 so a dead entry is not even written. Every entry is sealed (caching.store.codec).
 
-A hit is one EVALSHA; a miss is two (read with lease, fill).
+A hit is one round trip: the READ script, or for an entry this process has
+read as a hit before, a reread (caching.store.rereads); a miss is two (read
+with lease, fill).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any, Generic, TypeVar
 from redis import Redis
 
 from caching import conf, signals
-from caching.store import client, codec, keys, metrics
+from caching.store import client, codec, keys, metrics, rereads
 from caching.store.pipeline import ScriptCall, pipelined
 from caching.store.scripts import (
     FILL,
@@ -101,20 +103,45 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
     """Read an entry; on a miss return the clock and try to take the fill lease.
 
     ``group`` (a model or an endpoint) is what the hit or miss is counted under.
+    An entry this process has read as a hit before is reread without the
+    script (caching.store.rereads); the READ script decides anything else.
     """
+    shard = keys.shard_of(key)
+    reread = rereads.find(key, group)
+    if reread is not None:
+        sent, entry = client.run(lambda redis: rereads.run(redis, reread), shard=shard)
+        if entry is not None:
+            return _found(key, group, lease, _lookup(key, [1, entry], ""))
+        if sent:  # not fresh: the script decides, and takes back the hit
+            rereads.forget(key)
+            return _read(key, lease, group, counted=True)
+    return _read(key, lease, group, counted=False)
+
+
+def _read(key: str, lease: bool, group: str, *, counted: bool) -> Lookup:
+    """Read an entry with the READ script; ``counted``: a hit was counted for
+    this read already, to be taken back."""
+    shard = keys.shard_of(key)
     token = _tokens.next() if lease else ""
     lease_ms = conf.lease_ms() if lease else 0
-    shard = keys.shard_of(key)
     clock, stats, floor, version_prefix = keys.read_keys(shard)
     script_keys = [key, keys.lease_key(key), clock, stats, floor]
-    args: list[Any] = [version_prefix, token or "-", lease_ms, group]
+    args: list[Any] = [version_prefix, token or "-", lease_ms, group, int(counted)]
 
     def op(redis: Redis) -> list:
         return call(redis, READ, script_keys, args)
 
-    found = _lookup(key, client.run(op, shard=shard), token)
-    if found is None:  # a bad seal, dropped: read again
-        return read(key, lease=lease, group="")
+    reply = client.run(op, shard=shard)
+    found = _lookup(key, reply, token)
+    if found is not None and found.hit:
+        rereads.remember(key, group, reply[1])
+    return _found(key, group, lease, found)
+
+
+def _found(key: str, group: str, lease: bool, found: Lookup | None) -> Lookup:
+    if found is None:  # a bad seal, dropped: read again, its hit taken back
+        rereads.forget(key)
+        return _read(key, lease, group, counted=True)
     if signals.cache_read.receivers:
         signals.cache_read.send(read, key=key, group=group, hit=found.hit)
     return found

@@ -86,14 +86,19 @@ end
 """
 
 # KEYS: entry, lease, clock, stats, floor. ARGV: version prefix, lease token,
-# lease ms, stats group ('' = do not count). Returns {1, the entry as stored:
-# "asof\ndeps\npayload"} on a hit (the payload's seal covers asof and deps),
-# else {0, asof, is_leader}; anything else under the entry's key is a miss.
-# Counting here keeps a hit at one round trip. The floor is set after a
-# failover (caching.store.fence): entries filled before it are dead.
+# lease ms, stats group ('' = do not count), '1' when a reread
+# (caching.store.rereads) counted a hit for this read already, to take back.
+# Returns {1, the entry as stored: "asof\ndeps\npayload"} on a hit (the
+# payload's seal covers asof and deps), else {0, asof, is_leader}; anything
+# else under the entry's key is a miss. Counting here keeps a hit at one round
+# trip. The floor is set after a failover (caching.store.fence): entries filled
+# before it are dead.
 READ = (
     CLOCK_INIT
     + """
+if ARGV[5] == '1' and ARGV[4] ~= '' then
+  redis.call('HINCRBY', KEYS[4], 'hit:' .. ARGV[4], -1)
+end
 local raw = redis.call('GET', KEYS[1])
 local asof, deps
 if raw then asof, deps = parse_entry(raw) end
