@@ -313,14 +313,9 @@ def _exchange(redis: Any, conn: Any, packed: Any, count: int) -> list:
     try:
         conn.send_packed_command(packed, check_health=False)
         replies.append(_reply(conn))
-        buffered = _buffered(conn)
+        parser = _buffered(conn)
         for _ in range(count - 1):
-            reply = buffered.gets() if buffered is not None else NOT_ENOUGH_DATA
-            if reply is NOT_ENOUGH_DATA:
-                reply = _reply(conn)
-            elif isinstance(reply, ConnectionError):
-                raise reply
-            replies.append(reply)
+            replies.append(_next_reply(conn, parser))
     except BaseException:
         _forget_own(conn, redis.connection_pool)
         raise
@@ -341,14 +336,31 @@ def _reply(conn: Any) -> Any:
 
 
 def _buffered(conn: Any) -> Any:
-    """Return the hiredis reader of conn, whose buffer holds the replies that
-    came with the first (a reread's ten replies arrive in one read), or None:
-    every reply through conn.read_response, which costs a few microseconds of
-    wrapping each. Not with RESP3, whose push messages redis-py sorts out."""
+    """Return conn's hiredis parser, whose buffer holds the replies that came
+    with the first (a reread's ten replies arrive in one read), or None: every
+    reply through conn.read_response, which costs a few microseconds of wrapping
+    each. With RESP3 (redis-py 8's default) only if hiredis marks push
+    messages, which go to redis-py's handler as read_response sends them."""
     parser = conn._parser
-    if type(parser) is _HiredisParser and conn.protocol in (2, "2", None):
-        return parser._reader
+    if type(parser) is _HiredisParser and (
+        conn.protocol in (2, "2", None)
+        or parser._hiredis_PushNotificationType is not None
+    ):
+        return parser
     return None
+
+
+def _next_reply(conn: Any, parser: Any) -> Any:
+    if parser is not None:
+        reply = parser._reader.gets()
+        if reply is not NOT_ENOUGH_DATA:
+            if isinstance(reply, ConnectionError):
+                raise reply
+            push = parser._hiredis_PushNotificationType
+            if push is None or not isinstance(reply, push):
+                return reply
+            parser.handle_push_response(reply)  # not a reply: read on
+    return _reply(conn)
 
 
 def _packed(conn: Any, commands: list[tuple]) -> list[bytes]:
