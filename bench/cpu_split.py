@@ -62,15 +62,22 @@ def redis_server(url: str) -> int:
     return int(out.stdout.split()[0])
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of the PostgreSQL server's processes now running (a backend
-    that ends mid-run takes its time with it: a small undercount)."""
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of each of the PostgreSQL server's processes now running."""
     out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True)
-    total = 0.0
-    for pid in out.stdout.split():
+    found = {}
+    for pid in map(int, out.stdout.split()):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            total += cpu_seconds(int(pid))
-    return total
+            found[pid] = cpu_seconds(pid)
+    return found
+
+
+def postgres_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the PostgreSQL processes spent between two samples: those
+    running at the end, from their first sample or their start. A backend that
+    ended mid-run takes its time with it (a small undercount), but not its
+    whole life's time (which made the column negative)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def measure(
@@ -95,7 +102,7 @@ def measure(
     per = {
         "workers": (after[0] - before[0]) / count * 1e6,
         "redis": (after[1] - before[1]) / count * 1e6,
-        "postgres": (after[2] - before[2]) / count * 1e6,
+        "postgres": postgres_spent(before[2], after[2]) / count * 1e6,
         "wrk": wrk / count * 1e6,
     }
     per["total"] = sum(per.values())
