@@ -1,7 +1,7 @@
 """
 Values a process keeps per key for at most a lifetime (a page's plan and
-recipe, under its response key): bounded (cleared when full) and forgotten on
-any settings change.
+recipe, under its response key; an entry's reread): bounded (cleared when
+full) and forgotten on any settings change.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ class Memo(Generic[T]):
             self._kept.clear()
         lifetime = conf.default_ttl() if ttl is None else ttl
         self._kept[key] = (time.monotonic() + lifetime, value)
+
+    def discard(self, key: str) -> None:
+        self._kept.pop(key, None)
 
     def forget(self) -> None:
         self._kept.clear()

@@ -6,9 +6,9 @@ four stamp hashes, the floor, the hit counter), and each costs the server far
 more from Lua than sent as a command: the script is about half of what a hit
 costs Redis (bench/results, "rereads"). Once this process has read an
 entry as a hit, it knows the entry's dependencies; its next read of that key
-(a reread) sends the same reads as one MULTI/EXEC, packed once and kept here:
-the entry,
-the stamps of those dependencies, the floor, and the counter. The transaction
+(a reread) sends the same reads as one MULTI/EXEC, packed once and kept here
+for an entry's lifetime: the entry, the stamps of those dependencies, the
+floor, and the counter. The transaction
 sees one instant, as the script does, and this process makes the script's
 decision: the entry is served only if it still names the dependencies whose
 stamps were read, its asof is not below the floor and none of those stamps is
@@ -25,17 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from redis.connection import HIREDIS_AVAILABLE
 
+from caching.memo import Memo
 from caching.store import client, keys
 
 if HIREDIS_AVAILABLE:
     from hiredis import pack_command
 
-# Bounded (cleared when full), as the WSGI layer's prepared URLs: a worker meets
-# a few thousand keys in a Zipf workload; a reread is a few hundred bytes.
+# A worker meets a few thousand keys in a Zipf workload over 10,000 products;
+# a reread is a few hundred bytes.
 MAX_KEPT = 16_384
 
 
@@ -51,7 +50,7 @@ class Reread:
     replies: int  # MULTI's, one QUEUED per command, EXEC's
 
 
-_kept: dict[str, Reread] = {}
+_kept: Memo[Reread] = Memo(MAX_KEPT)
 
 
 def find(key: str, group: str) -> Reread | None:
@@ -81,13 +80,11 @@ def remember(key: str, group: str, entry: bytes) -> None:
     packed = b"".join(
         pack_command(command) for command in [("MULTI",), *commands, ("EXEC",)]
     )
-    if len(_kept) >= MAX_KEPT:
-        _kept.clear()
-    _kept[key] = Reread(group, deps, len(fields), packed, len(commands) + 2)
+    _kept.put(key, Reread(group, deps, len(fields), packed, len(commands) + 2), None)
 
 
 def forget(key: str) -> None:
-    _kept.pop(key, None)
+    _kept.discard(key)
 
 
 def run(redis: Any, reread: Reread) -> tuple[bool, bytes | None]:
@@ -129,9 +126,4 @@ def fresh(reread: Reread, results: list) -> bytes | None:
 
 
 def forget_all() -> None:
-    _kept.clear()
-
-
-@receiver(setting_changed)
-def _forget_all(**kwargs: Any) -> None:
-    _kept.clear()  # the prefix, the shards or the group names may have changed
+    _kept.forget()
