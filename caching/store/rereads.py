@@ -4,17 +4,19 @@ Rereads: a hit checked with Redis's own commands instead of the READ script.
 For a product detail the READ script makes seven calls from Lua (the entry,
 four stamp hashes, the floor, the hit counter), and each costs the server far
 more from Lua than sent as a command: the script is about half of what a hit
-costs Redis (bench/results, "rereads"). Once this process has read an
-entry as a hit, it knows the entry's dependencies; its next read of that key
-(a reread) sends the same reads as one MULTI/EXEC, packed once and kept here
-for an entry's lifetime: the entry, the stamps of those dependencies, the
-floor, and the counter. The transaction
-sees one instant, as the script does, and this process makes the script's
-decision: the entry is served only if it still names the dependencies whose
-stamps were read, its asof is not below the floor and none of those stamps is
-newer than its asof. Anything else (the entry gone, refilled with other
-dependencies, or stale) is not served: the caller runs the READ script, which
-takes the fill lease as before and takes back the hit the transaction counted.
+costs Redis (bench/results, "rereads"). Once this process has read an entry as
+a hit, it knows the entry's dependencies; its next read of that key (a reread)
+sends the same reads as one MULTI/EXEC, packed once and kept here for an
+entry's lifetime: the entry, the stamps of those dependencies, the floor, and
+the counter. The transaction sees one instant, as the script does, and this
+process makes the script's decision: the entry is served only if it still
+names the dependencies whose stamps were read, its asof is not below the floor
+and none of those stamps is newer than its asof. Anything else (the entry gone,
+refilled with other dependencies, or stale) is not served: the caller runs the
+READ script, which takes the fill lease as before and takes back the hit the
+transaction counted. So such a miss costs one round trip more than a miss read
+by the script alone; a fill leaves no reread for that reason (the next write
+would make it such a miss: W6's pages, invalidated every few reads).
 
 Only on the connection a thread keeps for itself (caching.store.client.direct:
 one Redis or Sentinel, not a cluster) and with hiredis, which packs it.
