@@ -70,6 +70,22 @@ def test_an_assembled_miss_is_three_round_trips_and_no_query(
     assert (again.status_code, again.headers["X-Cache"]) == (304, "HIT")
 
 
+def test_a_page_reread_and_found_stale_costs_one_round_trip_more(
+    http, catalog, round_trips
+):
+    """Read as a hit, the page is reread (caching.store.rereads); after a write
+    the reread refuses it and the read script takes the lease: four round
+    trips, the price docs/caching.md ("Cost") gives."""
+    http.get(LIST)
+    assert http.get(LIST).headers["X-Cache"] == "HIT"
+    rename(catalog[5], "Renamed")
+    round_trips["n"] = 0
+    after = http.get(LIST)
+    assert after.headers["X-Cache"] == "MISS"
+    assert "Renamed" in names(after)
+    assert round_trips["n"] == 4
+
+
 def test_changed_ids_leave_the_page_to_django(http, handled, catalog, category):
     http.get(LIST)
     ProductFactory(category=category, price=Decimal("1.00"), name="Cheapest")
