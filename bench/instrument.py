@@ -6,6 +6,7 @@ bench.list_miss, bench.miss_cost): nothing here runs in the app.
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -78,3 +79,15 @@ def wsgi_response(
             chunks.close()
     status, response_headers = started[0]
     return int(status[:3]), dict(response_headers), content
+
+
+def in_process_environment() -> None:
+    """Default the environment of an in-process bench to make bench's data
+    (shop_bench, Redis database 14) and a production-like Django (no debug,
+    the bench's hosts, quiet cache logs); what is set already stays."""
+    os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/shop_bench")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    os.environ.setdefault("CACHE_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")

@@ -31,7 +31,7 @@ import pstats
 import statistics
 import time
 
-from bench.instrument import count_round_trips, wsgi_response
+from bench.instrument import count_round_trips, in_process_environment, wsgi_response
 
 PLAIN = "/bench/plain-drf/products/{pk}/"
 
@@ -45,12 +45,7 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="cProfile order")
     args = parser.parse_args()
 
-    os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/shop_bench")
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-    os.environ.setdefault("DJANGO_DEBUG", "0")
-    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
-    os.environ.setdefault("CACHE_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    in_process_environment()
     os.environ["BENCH_ENDPOINTS"] = "1"  # the plain DRF detail
     import django
 

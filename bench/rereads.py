@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import statistics
 import time
 
-from bench.instrument import wsgi_response
+from bench.instrument import in_process_environment, wsgi_response
 
 
 def main() -> None:
@@ -34,12 +33,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=3000)
     args = parser.parse_args()
 
-    os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/shop_bench")
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-    os.environ.setdefault("DJANGO_DEBUG", "0")
-    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
-    os.environ.setdefault("CACHE_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    in_process_environment()
     import django
 
     django.setup()
