@@ -109,19 +109,18 @@ def read(key: str, *, lease: bool = True, group: str = "") -> Lookup:
     shard = keys.shard_of(key)
     reread = rereads.find(key, group)
     if reread is not None:
-        sent, entry = client.run(lambda redis: rereads.run(redis, reread), shard=shard)
-        if entry is not None:
-            return _found(key, group, lease, _lookup(key, [1, entry], ""))
+        sent, parts = client.run(lambda redis: rereads.run(redis, reread), shard=shard)
+        if parts is not None:
+            return _found(key, shard, group, lease, _unsealed(key, *parts))
         if sent:  # not fresh: the script decides, and takes back the hit
             rereads.forget(key)
-            return _read(key, lease, group, counted=True)
-    return _read(key, lease, group, counted=False)
+            return _read(key, shard, lease, group, counted=True)
+    return _read(key, shard, lease, group, counted=False)
 
 
-def _read(key: str, lease: bool, group: str, *, counted: bool) -> Lookup:
+def _read(key: str, shard: int, lease: bool, group: str, *, counted: bool) -> Lookup:
     """Read an entry with the READ script; ``counted``: a hit was counted for
     this read already, to be taken back."""
-    shard = keys.shard_of(key)
     token = _tokens.next() if lease else ""
     lease_ms = conf.lease_ms() if lease else 0
     clock, stats, floor, version_prefix = keys.read_keys(shard)
@@ -135,13 +134,15 @@ def _read(key: str, lease: bool, group: str, *, counted: bool) -> Lookup:
     found = _lookup(key, reply, token)
     if found is not None and found.hit:
         rereads.remember(key, group, reply[1])
-    return _found(key, group, lease, found)
+    return _found(key, shard, group, lease, found)
 
 
-def _found(key: str, group: str, lease: bool, found: Lookup | None) -> Lookup:
+def _found(
+    key: str, shard: int, group: str, lease: bool, found: Lookup | None
+) -> Lookup:
     if found is None:  # a bad seal, dropped: read again, its hit taken back
         rereads.forget(key)
-        return _read(key, lease, group, counted=True)
+        return _read(key, shard, lease, group, counted=True)
     if signals.cache_read.receivers:
         signals.cache_read.send(read, key=key, group=group, hit=found.hit)
     return found
@@ -153,7 +154,11 @@ def _lookup(key: str, reply: list, token: str) -> Lookup | None:
     which is deleted."""
     if reply[0] != 1:
         return Lookup(hit=False, asof=int(reply[1]), token=token, leader=bool(reply[2]))
-    asof, deps, payload = reply[1].split(b"\n", 2)
+    return _unsealed(key, *reply[1].split(b"\n", 2))
+
+
+def _unsealed(key: str, asof: bytes, deps: bytes, payload: bytes) -> Lookup | None:
+    """Return the hit of an entry's parts; None for a bad seal (deleted)."""
     body = codec.unseal(key, asof.decode(), deps, payload)
     if body is None:
         logger.warning("cache entry with a bad seal, dropped: %s", key)

@@ -89,9 +89,12 @@ def forget(key: str) -> None:
     _kept.discard(key)
 
 
-def run(redis: Any, reread: Reread) -> tuple[bool, bytes | None]:
+Parts = tuple[bytes, bytes, bytes]  # an entry as stored: asof, deps, payload
+
+
+def run(redis: Any, reread: Reread) -> tuple[bool, Parts | None]:
     """Send a reread; return whether it was sent (there is an own connection) and
-    the entry as stored if it is fresh, else None (the hit it counted is to be
+    the entry's parts if it is fresh, else None (the hit it counted is to be
     taken back)."""
     replies = client.direct_packed(redis, reread.packed, reread.replies)
     if replies is None:
@@ -103,15 +106,14 @@ def run(redis: Any, reread: Reread) -> tuple[bool, bytes | None]:
     return True, fresh(reread, results)
 
 
-def fresh(reread: Reread, results: list) -> bytes | None:
-    """Return the entry EXEC read if the READ script would serve it, else None
-    (the script then decides: what is not the app's own fails there as it
-    always has)."""
+def fresh(reread: Reread, results: list) -> Parts | None:
+    """Return the parts of the entry EXEC read if the READ script would serve
+    it, else None (the script then decides, junk included)."""
     entry = results[0]
     if entry is None:
         return None
     try:
-        stored_asof, deps, _ = entry.split(b"\n", 2)
+        stored_asof, deps, payload = entry.split(b"\n", 2)
         if deps != reread.deps:
             return None  # refilled with other dependencies: not theirs read
         asof = int(stored_asof)
@@ -124,7 +126,7 @@ def fresh(reread: Reread, results: list) -> bytes | None:
                     return None
     except ValueError:  # not as the app writes entries, floors and stamps
         return None
-    return entry
+    return stored_asof, deps, payload
 
 
 def forget_all() -> None:
