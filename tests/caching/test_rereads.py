@@ -9,7 +9,6 @@ counted as a miss, the reread's hit taken back).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from redis.connection import AbstractConnection
@@ -25,7 +24,7 @@ DEPS = [("x.book", "1"), ("x.book", "*"), ("x.shelf", "7"), ("x.label", "3")]
 
 
 @pytest.fixture
-def sent(monkeypatch) -> Iterator[list[bytes]]:
+def sent(monkeypatch) -> list[bytes]:
     """What this thread sends to Redis, one item per round trip."""
     sent: list[bytes] = []
     send = AbstractConnection.send_packed_command
