@@ -1,6 +1,7 @@
 -- wrk script: replay request lines from a file, one thread starting at its own offset.
 -- Lines: "GET /path" or "PATCH /path {json}". Env: BENCH_PATHS (file), BENCH_TOKEN
--- (staff token for writes), BENCH_AUTH_ALL=1 (send the token on every request).
+-- (staff token for writes), BENCH_AUTH_ALL=1 (send the token on every request),
+-- BENCH_SKIP (start that many lines further on: where an earlier run left off).
 local lines = {}
 local counter = 0
 local threads = {}
@@ -15,7 +16,7 @@ function init(args)
   for line in io.lines(os.getenv("BENCH_PATHS")) do
     table.insert(lines, line)
   end
-  index = (id * 7919) % #lines
+  index = (id * 7919 + tonumber(os.getenv("BENCH_SKIP") or "0")) % #lines
   token = os.getenv("BENCH_TOKEN") or ""
   auth_all = os.getenv("BENCH_AUTH_ALL") == "1"
 end

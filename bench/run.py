@@ -7,18 +7,21 @@ twice: with the cache (`cached`) and with CACHE_ENABLED=0 (`uncached`); the
 `ceiling` is a bench-only URL of the cached server answering a constant body of
 the workload's average size, and `django-constant` the same body from plain Django
 (bench/plain_django.py) under the same gunicorn settings. `cold` is the cached
-server from an empty cache: cleared, 3 s of warm-up, 10 s measured, no priming
-(read-only workloads). Seeds the default dataset (10,000 products, 1,000 users)
-when the database is empty, warms the cache, then runs each workload in each
-mode with wrk (2 threads, 16 connections), round-robin for several rounds, and
-reports medians.
+server from an empty cache: cleared, 3 s of warm-up, then 10 s measured going on
+where the warm-up's requests left off, no priming (read-only workloads). Seeds
+the default dataset (10,000 products, 1,000 users) when the database is empty,
+warms the cache, then runs each workload in each mode with wrk (2 threads, 16
+connections), round-robin for several rounds, and reports medians; for the
+cached and cold modes also the share of requests a response hit did not answer.
 
 Environment: DATABASE_URL and REDIS_URL (default: PostgreSQL database
 shop_bench and Redis database 14 on this machine), BENCH_SECONDS (8),
 BENCH_ROUNDS (3), BENCH_COLD_SECONDS (10), BENCH_WORKLOADS and BENCH_MODES
 (comma-separated subsets, e.g. W1,W2 and cached,django-constant),
 BENCH_ACCESS_LOG (gunicorn's access log in every mode: "-" as make run ships
-it; off by default). Needs wrk:
+it; off by default), WEB_CONCURRENCY (workers; default two per core, as make
+run) and BENCH_GUNICORN_ARGS (more gunicorn options for every mode, e.g.
+"--threads 4"). Needs wrk:
 `apt-get install wrk`.
 """
 
@@ -28,6 +31,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -50,8 +54,12 @@ COLD_WARMUP = 3
 COLD_SECONDS = int(os.environ.get("BENCH_COLD_SECONDS", "10"))
 # make run's default (project/gunicorn_conf.py), for every mode alike
 WORKERS = os.environ.get("WEB_CONCURRENCY") or str(2 * len(os.sched_getaffinity(0)))
+# More gunicorn options for every mode alike (e.g. "--threads 4"): to try
+# other serving set-ups against the same yardsticks.
+GUNICORN_ARGS = shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", ""))
 PORTS = {"cached": 8101, "uncached": 8102, "django-constant": 8103}
 SERVER_OF = {"ceiling": "cached", "cold": "cached"}  # modes served by another
+HIT_MODES = ("cached", "cold")  # their share of requests not answered by a hit
 
 
 def log(message: str) -> None:
@@ -172,7 +180,7 @@ def start_server(
         app = "bench.plain_django:application"
     proc = subprocess.Popen(
         [str(Path(PYTHON).parent / "gunicorn"), app,
-         "-c", "project/gunicorn_conf.py"],
+         "-c", "project/gunicorn_conf.py", *GUNICORN_ARGS],
         cwd=cwd, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -187,9 +195,14 @@ def start_server(
     raise SystemExit(f"the {mode} server did not start on port {port}")
 
 
-def run_wrk(url: str, paths: Path, seconds: int, token: str, auth_all: bool) -> dict:
+def run_wrk(
+    url: str, paths: Path, seconds: int, token: str, auth_all: bool, skip: int = 0
+) -> dict:
+    """Replay paths for seconds; each of wrk's threads starts skip lines further
+    on than it starts by default (where a run of skip requests per thread left off)."""
     env = {**os.environ, "BENCH_PATHS": str(paths), "BENCH_TOKEN": token,
-           "BENCH_AUTH_ALL": "1" if auth_all else "0"}  # fmt: skip
+           "BENCH_AUTH_ALL": "1" if auth_all else "0",
+           "BENCH_SKIP": str(skip)}  # fmt: skip
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s",
          str(ROOT / "bench" / "paths.lua"), url],
@@ -204,10 +217,25 @@ def run_wrk(url: str, paths: Path, seconds: int, token: str, auth_all: bool) -> 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "p50": latency("50"),
         "p99": latency("99"),
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
     }
+
+
+# The endpoint every GET of a workload reads (not its items': a list page
+# assembled from detail entries counts hits of those too).
+ENDPOINT_OF = {"W1": "api:product-detail", "W2": "api:product-list",
+               "W3": "api:profile-detail", "W4": "api:product-detail",
+               "W5": "api:product-detail", "W6": "api:product-list"}  # fmt: skip
+
+
+def response_hits(env: dict, workload: str) -> int:
+    """Return the hits of workload's endpoint so far, all processes
+    (cache_stats): the difference across a run counts the run's hits."""
+    stats = json.loads(manage(env, "cache_stats", "--json"))
+    return stats["groups"].get(ENDPOINT_OF[workload], {}).get("hits", 0)
 
 
 def costs(env: dict, mode: str, paths: Path, token: str, auth_all: bool) -> dict:
@@ -316,8 +344,17 @@ def main() -> int:
                         warm_up, length = COLD_WARMUP, COLD_SECONDS
                     else:
                         warm_up = 2
-                    run_wrk(url, paths, warm_up, token, auth[name])  # not counted
-                    result = run_wrk(url, paths, length, token, auth[name])
+                    warmed = run_wrk(url, paths, warm_up, token, auth[name])
+                    # cold: the measured run goes on where the warm-up left
+                    # off, not over the paths it has just filled
+                    skip = warmed["requests"] // 2 if mode == "cold" else 0
+                    hits = response_hits(env, name) if mode in HIT_MODES else 0
+                    result = run_wrk(url, paths, length, token, auth[name], skip)
+                    if mode in HIT_MODES:  # (the server answers a few more than
+                        # wrk counts: those in flight when it stops)
+                        hits = response_hits(env, name) - hits
+                        share = 1 - hits / max(result["requests"], 1)
+                        result["not_hit"] = max(share, 0.0)
                     results[name][mode].append(result)
                     rps = result["rps"]
                     log(f"round {round_no} {name} {mode:<8} {rps:>8.0f} req/s "
@@ -356,6 +393,11 @@ def per_round(runs: list[dict], others: list[dict]) -> str:
     return f"{listed}; median {statistics.median(ratios):.2f}x" if ratios else ""
 
 
+def not_hit(runs: list[dict]) -> str:
+    shares = [r["not_hit"] for r in runs if "not_hit" in r]
+    return f"{statistics.median(shares):.1%}" if shares else ""
+
+
 def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
     def med(name, mode, field):
         return statistics.median(r[field] for r in results[name][mode])
@@ -370,18 +412,23 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
     rows = [
         f"# make bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"{os.cpu_count()} cores; gunicorn {WORKERS} sync workers per mode; "
+        f"{os.cpu_count()} cores; gunicorn {WORKERS} workers per mode "
+        f"({' '.join(GUNICORN_ARGS) or 'sync'}); "
         "wrk -t2 -c16, "
         f"CACHE_TTL={os.environ.get('CACHE_TTL', '3600')}, {seconds} s per run, "
         f"{rounds} rounds round-robin over workloads and modes; medians; access log "
         f"{access_log} in every mode. "
-        f"cold: cache cleared, {COLD_WARMUP} s warm-up, {COLD_SECONDS} s measured, "
-        "no priming.",
+        f"cold: cache cleared, {COLD_WARMUP} s warm-up, {COLD_SECONDS} s measured "
+        "going on from the warm-up's last request, no priming.",
         "",
-        "| workload | mode | req/s | p50 ms | p99 ms | p99/p50 | non-2xx | SQL/req "
-        "| Redis RT/req | µs/req in-process | /uncached | /ceiling "
+        "not hit: the share of the run's requests no response hit answered (cache "
+        "misses and writes, from cache_stats, to 0.1%): while it is above 1%, "
+        "p99 is one of them.",
+        "",
+        "| workload | mode | req/s | p50 ms | p99 ms | p99/p50 | non-2xx | not hit "
+        "| SQL/req | Redis RT/req | µs/req in-process | /uncached | /ceiling "
         "| /django-constant |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in results:
         for mode in results[name]:
@@ -391,6 +438,7 @@ def report(results, per_request, sizes, memory, body, seconds, rounds) -> str:
                 f"| {name} | {mode} | {med(name, mode, 'rps'):.0f} | "
                 f"{p50:.2f} | {p99:.2f} | {p99 / p50:.2f} | "
                 f"{sum(r['non2xx'] for r in results[name][mode])} | "
+                f"{not_hit(results[name][mode])} | "
                 f"{cost.get('sql_per_request', 0):.2f} | "
                 f"{cost.get('redis_round_trips_per_request', 0):.2f} | "
                 f"{cost.get('microseconds_per_request', 0):.0f} | "
