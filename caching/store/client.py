@@ -14,6 +14,7 @@ one breaker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -234,29 +235,41 @@ def _forget_client(*, setting: str, **kwargs: Any) -> None:
         connection.cache_clear()
 
 
-class _Own:
-    """The main thread's own connection, checked out of the pool for good."""
+class _Held:
+    """A connection a thread checked out of its pool for as long as it lives:
+    handed back when the thread ends (its thread-local state is dropped) or
+    the pool changes, unless it was forgotten after a failure."""
 
-    conn: Any = None
-    pool: Any = None
-    pid = 0
+    __slots__ = ("conn", "pool", "pid")
+
+    def __init__(self, conn: Any, pool: Any) -> None:
+        self.conn, self.pool, self.pid = conn, pool, os.getpid()
+
+    def __del__(self) -> None:
+        # In a forked child the pool has reset itself: the parent's to release.
+        if self.conn is not None and self.pid == os.getpid():
+            with contextlib.suppress(Exception):  # at interpreter exit, say
+                self.pool.release(self.conn)
+
+
+class _Own(threading.local):
+    held: _Held | None = None
 
 
 _own = _Own()
 
 
 def direct(redis: Redis | RedisCluster, *command: Any) -> Any:
-    """Send one command and return its reply; on the main thread, on its own
-    connection.
+    """Send one command and return its reply, on this thread's own connection.
 
     What ``execute_command`` does, without its per-call pool checkout (a lock,
     a readiness poll of the socket, pool instrumentation) and retry wrapper:
-    about half of a hit's time in redis-py 8. Only the main thread keeps one (a
-    sync server's worker answers requests there; other threads come and go, and
-    would leave theirs checked out). The connection is the pool's (made by its
-    factory, so the connection hooks run on each connect); after a failure it
-    goes back to the pool disconnected and the error is raised, for the
-    breaker. A cluster client routes commands itself: the normal way.
+    about half of a hit's time in redis-py 8. Each thread keeps one: a sync
+    worker's main thread, each thread of a threaded server (gunicorn's gthread);
+    a thread that ends hands its connection back. The connection is the pool's
+    (made by its factory, so the connection hooks run on each connect); after a
+    failure it goes back to the pool disconnected and the error is raised, for
+    the breaker. A cluster client routes commands itself: the normal way.
     """
     if not _owns(redis):
         return redis.execute_command(*command)
@@ -264,7 +277,7 @@ def direct(redis: Redis | RedisCluster, *command: Any) -> Any:
 
 
 def direct_many(redis: Redis | RedisCluster, commands: list[tuple]) -> list | None:
-    """Send commands in one round trip on the main thread's own connection and
+    """Send commands in one round trip on this thread's own connection and
     return their replies (the first error reply raised once all are read);
     None where there is no such connection (the caller pipelines)."""
     if not _owns(redis):
@@ -276,7 +289,7 @@ def direct_packed(
     redis: Redis | RedisCluster, packed: bytes, replies: int
 ) -> list | None:
     """Send commands already packed (hiredis.pack_command) in one round trip
-    on the main thread's own connection and return their ``replies`` replies;
+    on this thread's own connection and return their ``replies`` replies;
     None where there is no such connection (caching.store.rereads)."""
     if not _owns(redis):
         return None
@@ -289,18 +302,16 @@ def keeps_own() -> bool:
 
 
 def _owns(redis: Any) -> bool:
-    return type(redis) is Redis and threading.current_thread() is _main
+    return type(redis) is Redis
 
 
 def _checkout(redis: Any) -> Any:
     pool = redis.connection_pool
-    conn = _own.conn
-    if conn is None or _own.pool is not pool or _own.pid != os.getpid():
-        if conn is not None and _own.pid == os.getpid():
-            _own.pool.release(conn)  # the settings changed: back to its pool
-        conn = pool.get_connection()
-        _own.conn, _own.pool, _own.pid = conn, pool, os.getpid()
-    return conn
+    held = _own.held
+    if held is None or held.pool is not pool or held.pid != os.getpid():
+        # (the one it replaces, of a pool the settings changed, goes back)
+        _own.held = held = _Held(pool.get_connection(), pool)
+    return held.conn
 
 
 def _on_own(redis: Any, commands: list[tuple]) -> list:
@@ -323,9 +334,6 @@ def _exchange(redis: Any, conn: Any, packed: Any, count: int) -> list:
         if isinstance(reply, ResponseError):
             raise reply
     return replies
-
-
-_main = threading.main_thread()
 
 
 def _reply(conn: Any) -> Any:
@@ -386,7 +394,10 @@ def _packed(conn: Any, commands: list[tuple]) -> list[bytes]:
 
 
 def _forget_own(conn: Any, pool: Any) -> None:
-    _own.conn = None
+    held = _own.held
+    if held is not None and held.conn is conn:
+        held.conn = None  # released here, not again when dropped
+        _own.held = None
     conn.disconnect()
     pool.release(conn)
 

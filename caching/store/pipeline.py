@@ -53,7 +53,7 @@ def pipelined(redis: Redis, calls: Sequence[ScriptCall]) -> list:
             )
             for source, script_keys, args in calls
         ]
-        replies = client.direct_many(redis, commands)  # the main thread's own
+        replies = client.direct_many(redis, commands)  # this thread's own
         if replies is not None:
             return replies
         # EVALSHA queued by hand: a Script called on a pipeline makes execute()

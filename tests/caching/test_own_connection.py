@@ -1,9 +1,13 @@
 """
-The main thread's own Redis connection (caching.store.client.direct), on one
-Redis server: what it sends is what redis-py would send.
+Each thread's own Redis connection (caching.store.client.direct), on one
+Redis server: what it sends is what redis-py would send; a thread keeps its
+own, and hands it back when it ends.
 """
 
 from __future__ import annotations
+
+import gc
+import threading
 
 import pytest
 from hiredis import pack_command
@@ -48,10 +52,10 @@ def test_replies_read_from_one_packet_keep_the_connection_in_step(redis):
     packed = b"".join(pack_command(command) for command in commands)
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         client.direct_packed(redis, packed, len(commands))
-    used = client._own.conn
+    used = client._own.held.conn
     assert client._buffered(used) is not None  # the replies after the first
     assert client.direct(redis, "ECHO", "next") == b"next"
-    assert client._own.conn is used  # kept: the error was a reply, not a fault
+    assert client._own.held.conn is used  # kept: the error was a reply, not a fault
     replies = client.direct_packed(
         redis, b"".join(pack_command(c) for c in [commands[0], commands[2]]), 2
     )
@@ -80,3 +84,65 @@ def test_a_push_message_among_the_replies_is_not_taken_for_one(redis):
         conn._parser.invalidation_push_handler_func = None
         redis.delete("own:t")
     assert pushed  # the invalidation came, and went to the handler
+
+
+def in_thread(work):
+    """Run work in a new thread; return what it returned, once the thread has
+    ended (and dropped what it kept for itself)."""
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(work()))
+    thread.start()
+    thread.join()
+    del thread
+    gc.collect()
+    return result[0]
+
+
+def test_each_thread_keeps_a_connection_and_hands_it_back_when_it_ends(redis):
+    """A threaded server's threads (gunicorn's gthread) read on connections of
+    their own, as a sync worker's main thread does: one per thread, kept from
+    one command to the next; a thread that ends returns its connection to the
+    pool, so threads that come and go (runserver's) leave none checked out."""
+    pool = redis.connection_pool
+    assert client.direct(redis, "ECHO", "main") == b"main"
+    mine = client._own.held.conn
+
+    def two_commands():
+        assert client.direct(redis, "ECHO", "a") == b"a"
+        first = client._own.held.conn
+        assert client.direct_many(redis, [("ECHO", "b"), ("ECHO", "c")]) == [
+            b"b",
+            b"c",
+        ]
+        assert client._own.held.conn is first  # kept, not checked out again
+        return first, len(pool._in_use_connections)
+
+    theirs, in_use = in_thread(two_commands)
+    assert theirs is not mine
+    assert theirs in pool._available_connections  # handed back
+    assert theirs not in pool._in_use_connections
+    assert len(pool._in_use_connections) == in_use - 1
+    assert client._own.held.conn is mine  # the main thread's stays its own
+    again, _ = in_thread(two_commands)
+    assert again is theirs  # the pool's, reused: no new socket per thread
+
+
+def test_threads_reading_at_once_each_get_their_own_replies(redis):
+    """Threads sending at the same time on their own connections never read
+    one another's replies."""
+    errors: list[str] = []
+
+    def reader(n: int) -> None:
+        for i in range(200):
+            word = f"t{n}-{i}"
+            packed = pack_command(("ECHO", word)) + pack_command(("ECHO", word + "!"))
+            replies = client.direct_packed(redis, packed, 2)
+            if replies != [word.encode(), (word + "!").encode()]:
+                errors.append(f"{word}: {replies}")
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

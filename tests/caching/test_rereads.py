@@ -166,15 +166,27 @@ def test_a_page_of_many_rows_is_refused_for_any_one_of_them(redis):
     assert not store.read(key, group=GROUP).hit
 
 
-def test_another_thread_reads_by_the_script(redis):
-    """Only the main thread keeps a connection for itself; elsewhere the
-    reread is not sent and the script answers, counting once."""
+def test_another_thread_rereads_on_its_own_connection(redis, monkeypatch):
+    """Each thread keeps a connection for itself (a threaded server's too), so
+    an entry this process has seen is reread from any thread: one MULTI/EXEC,
+    no script, counted once."""
     key = seen("/book/")
+    sent: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    def recorded(self, command, *args, **kwargs):
+        sent.append(command if isinstance(command, bytes) else b"".join(command))
+        return send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recorded)
     found = []
     reader = threading.Thread(target=lambda: found.append(store.read(key, group=GROUP)))
     reader.start()
     reader.join()
     assert found[0].hit
+    assert len(sent) == 1  # one round trip
+    assert sent[0].startswith(b"*1\r\n$5\r\nMULTI")
+    assert b"EVALSHA" not in sent[0]
     assert read_counters()[f"hit:{GROUP}"] == 2
 
 
