@@ -293,7 +293,7 @@ def direct_packed(
     None where there is no such connection (caching.store.rereads)."""
     if not _owns(redis):
         return None
-    return _exchange(redis, _checkout(redis), [packed], replies)
+    return _sent(redis, lambda conn: [packed], replies)
 
 
 def keeps_own() -> bool:
@@ -305,18 +305,40 @@ def _owns(redis: Any) -> bool:
     return type(redis) is Redis
 
 
-def _checkout(redis: Any) -> Any:
+def _checkout(redis: Any) -> tuple[Any, bool]:
+    """Return this thread's connection, and whether it kept it from an earlier
+    call (one just taken from the pool passed the pool's readiness check)."""
     pool = redis.connection_pool
     held = _own.held
-    if held is None or held.pool is not pool or held.pid != os.getpid():
-        # (the one it replaces, of a pool the settings changed, goes back)
-        _own.held = held = _Held(pool.get_connection(), pool)
-    return held.conn
+    if held is not None and held.pool is pool and held.pid == os.getpid():
+        return held.conn, True
+    # (the one it replaces, of a pool the settings changed, goes back)
+    _own.held = held = _Held(pool.get_connection(), pool)
+    return held.conn, False
 
 
 def _on_own(redis: Any, commands: list[tuple]) -> list:
-    conn = _checkout(redis)
-    return _exchange(redis, conn, _packed(conn, commands), len(commands))
+    return _sent(redis, lambda conn: _packed(conn, commands), len(commands))
+
+
+def _sent(redis: Any, packing: Callable[[Any], Any], count: int) -> list:
+    """Exchange packing(conn) for count replies on this thread's connection.
+
+    A kept connection may have been closed by the server while it sat idle
+    (Redis's ``timeout``, ``CLIENT KILL``, a restart): the exchange then fails
+    at once with a ConnectionError (not a timeout), and goes once more on a
+    new connection, as redis-py's own retry would, rather than open the
+    breaker for a connection nobody needed. Everything sent this way may run
+    twice (reads, fills under a lease, stamps raised, counters).
+    """
+    conn, kept = _checkout(redis)
+    try:
+        return _exchange(redis, conn, packing(conn), count)
+    except ConnectionError:
+        if not kept:
+            raise
+    conn, _ = _checkout(redis)  # _exchange forgot the closed one
+    return _exchange(redis, conn, packing(conn), count)
 
 
 def _exchange(redis: Any, conn: Any, packed: Any, count: int) -> list:

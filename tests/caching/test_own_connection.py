@@ -13,7 +13,8 @@ import pytest
 from hiredis import pack_command
 from redis.exceptions import ResponseError
 
-from caching.store import client
+from caching import store
+from caching.store import Fill, client, keys
 
 
 def test_the_own_connection_sends_what_redis_py_would(redis):
@@ -68,7 +69,7 @@ def test_a_push_message_among_the_replies_is_not_taken_for_one(redis):
     the buffer, one goes to redis-py's push handler, as read_response sends it,
     and the replies stay in step. Client-side tracking makes Redis push an
     invalidation when this very connection changes a key it read."""
-    conn = client._checkout(redis)
+    conn, _ = client._checkout(redis)
     if conn.protocol not in (3, "3"):
         pytest.skip("push messages are RESP3's")
     pushed: list = []
@@ -146,3 +147,19 @@ def test_threads_reading_at_once_each_get_their_own_replies(redis):
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_not_a_failure(redis):
+    """A thread keeps its connection between requests; the server may close it
+    meanwhile (its idle ``timeout``, ``CLIENT KILL``, a restart). The next read
+    goes on a new connection: it answers from the cache, and the breaker
+    stays closed, as it would through redis-py's pool."""
+    key = keys.response_key("/own/killed/")
+    lookup = store.read(key)
+    assert store.fill(key, lookup.asof, Fill(b"v1", []), ttl=60, token=lookup.token)
+    assert store.read(key).hit
+    killed = client.direct(redis, "CLIENT", "ID")
+    redis.client_kill_filter(_id=killed)
+    assert store.read(key).hit
+    assert not client.breaker.is_open
+    assert client.direct(redis, "CLIENT", "ID") != killed  # a new connection
