@@ -328,8 +328,11 @@ def _sent(redis: Any, packing: Callable[[Any], Any], count: int) -> list:
     (Redis's ``timeout``, ``CLIENT KILL``, a restart): the exchange then fails
     at once with a ConnectionError (not a timeout), and goes once more on a
     new connection, as redis-py's own retry would, rather than open the
-    breaker for a connection nobody needed. Everything sent this way may run
-    twice (reads, fills under a lease, stamps raised, counters).
+    breaker for a connection nobody needed. What goes this way may run twice
+    if the connection broke after the server ran it, and that is harmless:
+    reads (a read finds the lease it took itself: READ), fills under a lease
+    (the second finds it gone and stores nothing), stamps raised again, a
+    counter counted twice.
     """
     conn, kept = _checkout(redis)
     try:

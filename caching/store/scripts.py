@@ -111,7 +111,10 @@ if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[4], 'miss:' .. ARGV[4], 1) end
 local now = clock_now(KEYS[3])
 local leader = 0
 if tonumber(ARGV[3]) > 0 then
-  if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then leader = 1 end
+  -- (or it holds this read's own token: the same read sent again after its
+  -- connection broke, caching.store.client._sent)
+  if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3])
+     or redis.call('GET', KEYS[2]) == ARGV[2] then leader = 1 end
 end
 return {0, now, leader}
 """

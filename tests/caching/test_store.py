@@ -140,6 +140,19 @@ def test_one_of_many_concurrent_misses_computes(redis):
     assert sum(r.status == CacheStatus.HIT for r in results) == 19
 
 
+def test_a_read_sent_again_finds_its_own_lease(redis, monkeypatch):
+    """A read whose connection broke after Redis ran it is sent again
+    (client._sent); it must still be the leader, not wait on its own lease as
+    a follower would. Another reader's token stays a follower."""
+    key = keys.response_key("/lease/again/")
+    monkeypatch.setattr(entries._tokens, "next", lambda: "same-read")
+    first = store.read(key)
+    again = store.read(key)
+    assert (first.leader, again.leader) == (True, True)
+    monkeypatch.setattr(entries._tokens, "next", lambda: "another-read")
+    assert store.read(key).leader is False
+
+
 def test_followers_fall_back_to_the_database_when_the_leader_is_slow(redis, settings):
     settings.CACHING = {**settings.CACHING, "LEASE_WAIT_MS": 50}
     key = keys.response_key("/slow/", "", "")
