@@ -293,7 +293,8 @@ def direct_packed(
     None where there is no such connection (caching.store.rereads)."""
     if not _owns(redis):
         return None
-    return _sent(redis, lambda conn: [packed], replies)
+    conn, kept = _checkout(redis)
+    return _sent(redis, conn, kept, [packed], replies)
 
 
 def keeps_own() -> bool:
@@ -318,11 +319,13 @@ def _checkout(redis: Any) -> tuple[Any, bool]:
 
 
 def _on_own(redis: Any, commands: list[tuple]) -> list:
-    return _sent(redis, lambda conn: _packed(conn, commands), len(commands))
+    conn, kept = _checkout(redis)
+    return _sent(redis, conn, kept, _packed(conn, commands), len(commands))
 
 
-def _sent(redis: Any, packing: Callable[[Any], Any], count: int) -> list:
-    """Exchange packing(conn) for count replies on this thread's connection.
+def _sent(redis: Any, conn: Any, kept: bool, packed: Any, count: int) -> list:
+    """Exchange packed for count replies on conn, this thread's connection
+    (``kept``: from an earlier call).
 
     A kept connection may have been closed by the server while it sat idle
     (Redis's ``timeout``, ``CLIENT KILL``, a restart): the exchange then fails
@@ -334,14 +337,13 @@ def _sent(redis: Any, packing: Callable[[Any], Any], count: int) -> list:
     (the second finds it gone and stores nothing), stamps raised again, a
     counter counted twice.
     """
-    conn, kept = _checkout(redis)
     try:
-        return _exchange(redis, conn, packing(conn), count)
+        return _exchange(redis, conn, packed, count)
     except ConnectionError:
         if not kept:
             raise
     conn, _ = _checkout(redis)  # _exchange forgot the closed one
-    return _exchange(redis, conn, packing(conn), count)
+    return _exchange(redis, conn, packed, count)  # a pool's connections pack alike
 
 
 def _exchange(redis: Any, conn: Any, packed: Any, count: int) -> list:

@@ -94,7 +94,6 @@ def in_thread(work):
     thread = threading.Thread(target=lambda: result.append(work()))
     thread.start()
     thread.join()
-    del thread
     gc.collect()
     return result[0]
 
