@@ -17,7 +17,7 @@ import json
 import os
 import time
 
-from bench.instrument import count_round_trips, wsgi_response
+from bench.instrument import count_round_trips, send_line
 
 
 def main() -> None:
@@ -44,13 +44,10 @@ def main() -> None:
         started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             for line in lines:
-                method, path, *body = line.split(" ", 2)
-                headers = token if (args.auth_all or method != "GET") else {}
-                payload = body[0].encode() if body else b""
-                status, _, _ = wsgi_response(
-                    application, method, path, payload, headers
+                _, status, _ = send_line(
+                    application, line, token, auth_all=args.auth_all
                 )
-                assert status < 500, (path, status)
+                assert status < 500, (line, status)
         elapsed = time.perf_counter() - started
         return len(queries), trips["n"], elapsed, len(lines)
 

@@ -1,6 +1,7 @@
 """
 Bench-only instrumentation, shared by the in-process benches (bench.costs,
-bench.list_miss, bench.miss_cost): nothing here runs in the app.
+bench.list_miss, bench.miss_cost, bench.rereads, bench.tail): nothing here runs
+in the app.
 """
 
 from __future__ import annotations
@@ -79,6 +80,19 @@ def wsgi_response(
             chunks.close()
     status, response_headers = started[0]
     return int(status[:3]), dict(response_headers), content
+
+
+def send_line(
+    app: Callable, line: str, token: dict[str, str], *, auth_all: bool = False
+) -> tuple[str, int, dict[str, str]]:
+    """Send one of make bench's workload lines ("GET /path", "PATCH /path
+    {json}") to a WSGI application, with the token on writes (on every request
+    with auth_all); return the method, the status code and the headers."""
+    method, path, *body = line.split(" ", 2)
+    headers = token if (auth_all or method != "GET") else {}
+    payload = body[0].encode() if body else b""
+    status, response_headers, _ = wsgi_response(app, method, path, payload, headers)
+    return method, status, response_headers
 
 
 def in_process_environment() -> None:

@@ -24,7 +24,7 @@ import random
 import statistics
 import time
 
-from bench.instrument import in_process_environment, wsgi_response
+from bench.instrument import in_process_environment, send_line
 
 
 def main() -> None:
@@ -48,15 +48,8 @@ def main() -> None:
     writer = {"Authorization": f"Token {token}"}
 
     def send(line: str) -> tuple[str, float, float]:
-        method, path, *body = line.split(" ", 2)
         started, cpu = time.perf_counter(), time.thread_time()
-        _, headers, _ = wsgi_response(
-            application,
-            method,
-            path,
-            body[0].encode() if body else b"",
-            writer if method != "GET" else {},
-        )
+        method, _, headers = send_line(application, line, writer)
         cpu, wall = time.thread_time() - cpu, time.perf_counter() - started
         kind = headers.get("X-Cache", "?").lower() if method == "GET" else "write"
         return kind, wall * 1e6, cpu * 1e6
