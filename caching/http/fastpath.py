@@ -19,6 +19,7 @@ the key carries everything the response varies on.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -208,8 +209,22 @@ class ServeCachedHits:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD"):
-            response = serve_hit(request)
-            if response is not None:
-                return response
-        return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        response = serve_hit(request)
+        if response is not None:
+            return response
+        try:
+            return self.get_response(request)
+        finally:
+            release_unused(request)
+
+
+def release_unused(request: HttpRequest) -> None:
+    """Give up the lease of a miss whose view never ran: DRF refused the
+    request first (401, 403, 429). Held, it would keep every other reader of
+    the key waiting for a fill that is not coming."""
+    found = request.META.pop(LOOKUP_ATTR, None)
+    if found is not None and found[1].leader:
+        with contextlib.suppress(CacheUnavailable):
+            store.release(found[0], found[1].token)

@@ -16,8 +16,12 @@ from django.urls import get_resolver, path
 from django.urls.resolvers import URLResolver
 from prometheus_client import REGISTRY
 from rest_framework.authtoken.models import Token
+from rest_framework.permissions import IsAuthenticated
 
+from caching import store
+from caching.store import keys
 from caching.store.metrics import FAST_RESPONSES
+from catalog.api.views import ProductViewSet
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -266,3 +270,16 @@ def test_a_urlconf_set_by_a_middleware_is_resolved_by_django(
     answer = new_http().get(f"/api/products/{product.pk}/")
     # The WSGI path's route (the product detail) is not what Django resolves.
     assert answer.json() == {"other": product.pk}
+
+
+@pytest.mark.parametrize("wsgi_hits", [True, False])
+def test_a_miss_drf_refuses_before_the_view_gives_its_lease_up(
+    http, caching_settings, product, monkeypatch, wsgi_hits
+):
+    caching_settings(WSGI_HITS=wsgi_hits)  # read by the WSGI level, or middleware
+    monkeypatch.setattr(ProductViewSet, "permission_classes", [IsAuthenticated])
+    url = f"/api/products/{product.pk}/"
+    assert http.get(url).status_code == 401  # its read took the lease
+    lookup = store.read(keys.response_key(url, "public"))
+    assert lookup.leader  # free again: no reader waits on a fill never coming
+    store.release(keys.response_key(url, "public"), lookup.token)
