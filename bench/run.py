@@ -164,9 +164,15 @@ def workload_lines(env: dict, rng: random.Random) -> dict[str, list[str]]:
 
 
 def start_server(
-    env: dict, mode: str, *, port: int | None = None, cwd: Path = ROOT
+    env: dict,
+    mode: str,
+    *,
+    port: int | None = None,
+    cwd: Path = ROOT,
+    config: str = "project/gunicorn_conf.py",
 ) -> subprocess.Popen:
-    """Start gunicorn for mode (from the tree at cwd) and wait for it to answer."""
+    """Start gunicorn for mode (from the tree at cwd, with config) and wait for
+    it to answer."""
     port = port or PORTS[mode]
     server_env = {
         **env,
@@ -180,7 +186,7 @@ def start_server(
         app = "bench.plain_django:application"
     proc = subprocess.Popen(
         [str(Path(PYTHON).parent / "gunicorn"), app,
-         "-c", "project/gunicorn_conf.py", *GUNICORN_ARGS],
+         "-c", config, *GUNICORN_ARGS],
         cwd=cwd, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
