@@ -22,7 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from caching.http import fastpath, fragments, recipes
+from caching.http import details, fastpath, fragments, recipes
 from caching.http.endpoint import ENDPOINT_ATTR, DepsOf, Endpoint, Vary
 from caching.http.params import Param
 from caching.http.responses import (
@@ -215,6 +215,17 @@ class CachedReadsMixin:
             )  # the next miss of this page, assembled at the WSGI level
             recipes.kept.put(self.response_key, recipe, self.response_ttl)
         return fragments.page_response(envelope, [body for _, body in found])
+
+    def check_throttles(self, request: Request) -> None:
+        # A detail miss the WSGI level began has been counted there
+        # (caching.http.details): raise what its throttles said, not count again.
+        counted = request.META.pop(details.THROTTLED_ATTR, None)
+        if counted is None or counted[0] is not type(self):
+            return super().check_throttles(request)  # type: ignore[misc]
+        view: Any = self
+        waits = [wait for wait in counted[1] if wait is not None]
+        if counted[1]:  # as DRF's check_throttles: the longest wait
+            view.throttled(request, max(waits, default=None))
 
     def get_cache_dependencies(self, response) -> list[Dep]:
         if self.page_deps is not None:

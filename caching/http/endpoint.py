@@ -116,12 +116,22 @@ class Endpoint:
         return canonical_query(self.params, query)
 
     def request_key(
-        self, request: Caller, view: Any, pairs: Sequence[tuple[str, str]]
+        self,
+        request: Caller,
+        view: Any,
+        pairs: Sequence[tuple[str, str]],
+        variant: tuple[str, ...] | None = None,
     ) -> str:
-        """Return the key of a GET as seen by this caller (canonical pairs)."""
-        vary = "-".join(v.of_request(request, view) for v in self.vary)
+        """Return the key of a GET as seen by this caller (canonical pairs);
+        variant: ``self.variant(request, view)`` if worked out already."""
+        if variant is None:
+            variant = self.variant(request, view)
         query = "&".join(f"{name}={value}" for name, value in pairs)
-        return keys.response_key(request.path, vary, query)
+        return keys.response_key(request.path, "-".join(variant), query)
+
+    def variant(self, request: Caller, view: Any) -> tuple[str, ...]:
+        """Return what this caller's answer varies on: one value per Vary."""
+        return tuple(v.of_request(request, view) for v in self.vary)
 
     # --- keys and forms of objects -----------------------------------------------
     def path_of(self, obj: Any) -> str | None:
@@ -150,6 +160,16 @@ class Endpoint:
             if around is not None:
                 return f"{around[0]}{value}{around[1]}"
         return _reversed(self.url_name, kwarg, value, *urlconf)
+
+    def detail_object(self, value: Any) -> models.Model | None:
+        """Return the object whose detail's URL kwarg is value, with the
+        relations its forms embed, or None if there is not exactly one."""
+        if self.model is None or self.lookup is None:
+            return None
+        manager: Any = self.model._default_manager  # a CachedManager
+        field = self.lookup[1].replace(".", "__")
+        found = list(manager.uncached().with_embedded().filter(**{field: value})[:2])
+        return found[0] if len(found) == 1 else None
 
     def _combos(self, obj: Any) -> list[tuple[str, ...]]:
         return list(itertools.product(*(v.values_for(obj) for v in self.vary)))

@@ -19,8 +19,10 @@ header against the Django path, tests/integration/test_wsgi_hits.py):
 - metrics: the hit is counted in process and flushed to Prometheus once a second
   (caching.store.metrics.FastResponses), not through a per-request middleware.
 
-Anything else (a middleware above the hit path this module does not know, a
-miss, an unknown token, a session cookie, an odd URL) goes to Django as it came;
+A miss of a list page with a recipe, or of an object's detail, is answered here
+too (caching.http.recipes, caching.http.details). Anything else (a middleware
+above the hit path this module does not know, another miss, an unknown token, a
+session cookie, an odd URL) goes to Django as it came;
 a miss hands its lookup on in the environ, so the view does not read again, and
 its URL resolution, so that Django's handler (``DjangoHandler``) does not
 resolve the path again.
@@ -38,7 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http.client import responses as reasons
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
@@ -52,7 +54,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.module_loading import import_string
 
 from caching import conf, store
-from caching.http import fastpath, recipes
+from caching.http import details, fastpath, recipes
 from caching.http.auth import Identity
 from caching.http.responses import VARY, group_of
 from caching.orm import outbox
@@ -142,6 +144,12 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
     _prepared.clear()
 
 
+class Keyed(NamedTuple):
+    key: str
+    group: str  # of the statistics
+    variant: tuple[str, ...]  # what the answer varies on (Endpoint.variant)
+
+
 @dataclass(slots=True)
 class Prepared:
     """What a request's URL, host and Accept header decide, worked out once
@@ -155,10 +163,10 @@ class Prepared:
     query: QueryDict
     pairs: list[tuple[str, str]]
     secure: bool
-    keys: dict[Identity, tuple[str, str]] = field(default_factory=dict)
+    keys: dict[Identity, Keyed] = field(default_factory=dict)
 
-    def key_for(self, identity: Identity) -> tuple[str, str]:
-        """Return the entry key and statistics group of this caller's GET."""
+    def key_for(self, identity: Identity) -> Keyed:
+        """Return the entry key, statistics group and variant of this caller's GET."""
         found = self.keys.get(identity)
         if found is None:
             if len(self.keys) >= 64:
@@ -167,8 +175,10 @@ class Prepared:
                 self.path, self.query, identity, self.route.match
             )
             view = self.route.make_view()
-            key = self.route.endpoint.request_key(light, view, self.pairs)
-            found = self.keys[identity] = (key, group_of(light, view))
+            endpoint = self.route.endpoint
+            variant = endpoint.variant(light, view)
+            key = endpoint.request_key(light, view, self.pairs, variant)
+            found = self.keys[identity] = Keyed(key, group_of(light, view), variant)
         return found
 
 
@@ -242,8 +252,9 @@ def proxy_ssl_header() -> str:
 
 
 def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """Return (status, headers, body) of a cached GET or HEAD, or of a list
-    page's miss assembled from its recipe (caching.http.recipes), or None:
+    """Return (status, headers, body) of a cached GET or HEAD, or of a miss
+    answered here: a list page assembled from its recipe (caching.http.recipes),
+    an object's detail read and rendered (caching.http.details); or None:
     Django answers (a miss leaves its lookup in the environ for the view)."""
     query = environ.get("QUERY_STRING", "")
     if (
@@ -271,17 +282,20 @@ def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None
         )
         if identity is None:
             return None
-        key, group = prepared.key_for(identity)
-        lookup = store.read(key, group=group)
+        keyed = prepared.key_for(identity)
+        key = keyed.key
+        lookup = store.read(key, group=keyed.group)
     except CacheUnavailable:
         return None
     payload, status_of = lookup.payload, CacheStatus.HIT
-    if not lookup.hit:  # a list page may be assembled from its recipe
-        assembled = recipes.assemble(key, lookup)
-        if assembled is None:
+    if not lookup.hit:  # a list page from its recipe, a detail from its object
+        made = recipes.assemble(key, lookup) or details.answer(
+            environ, prepared.route, identity, keyed, lookup
+        )
+        if made is None:
             environ[fastpath.LOOKUP_ATTR] = (key, lookup)
             return None
-        payload, status_of = assembled, CacheStatus.MISS
+        payload, status_of = made, CacheStatus.MISS
     header, _, body = payload.partition(b"\n")
     status, etag, content_type = header.decode().split(" ", 2)
     cache_control = prepared.route.endpoint.cache_control
