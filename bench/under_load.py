@@ -91,7 +91,8 @@ def main() -> None:
     ]
     shutil.rmtree(workdir)
     measured = [row for row in rows if started <= float(row[0]) <= ended]
-    publish(report(args, result, measured), "-under-load")
+    mode = "-cold" if args.cold else ""
+    publish(report(args, result, measured), f"-under-load-{args.workload}{mode}")
 
 
 def report(args: argparse.Namespace, result: dict, measured: list[list[str]]) -> str:
