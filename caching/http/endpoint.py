@@ -167,9 +167,15 @@ class Endpoint:
         if self.model is None or self.lookup is None:
             return None
         manager: Any = self.model._default_manager  # a CachedManager
-        field = self.lookup[1].replace(".", "__")
-        found = list(manager.uncached().with_embedded().filter(**{field: value})[:2])
+        lookup = {self.lookup_field: value}
+        found = list(manager.uncached().with_embedded().filter(**lookup)[:2])
         return found[0] if len(found) == 1 else None
+
+    @property
+    def lookup_field(self) -> str:
+        """The ORM path of the lookup's attribute: ``user__username``."""
+        assert self.lookup is not None, f"{self.url_name}: not an object's detail"
+        return self.lookup[1].replace(".", "__")
 
     def _combos(self, obj: Any) -> list[tuple[str, ...]]:
         return list(itertools.product(*(v.values_for(obj) for v in self.vary)))

@@ -39,10 +39,9 @@ Rendered = tuple[Any, Any]  # (body, the object it renders)
 def lookup_fields(endpoint: Endpoint) -> tuple[str, ...]:
     """Return what a page's id query selects for the items of endpoint: the
     pk, and the value the detail's URL is found by if it is not the pk."""
-    assert endpoint.lookup is not None, f"{endpoint.url_name}: not an object's detail"
     if endpoint.lookup == ("pk", "pk"):
         return ("pk",)
-    return ("pk", endpoint.lookup[1].replace(".", "__"))
+    return ("pk", endpoint.lookup_field)
 
 
 def pk_of_item(item: Any) -> Any:
@@ -69,7 +68,7 @@ def detail_bodies(
         path = endpoint.detail_path(value)
         assert path is not None, f"{endpoint.url_name}: no detail for {value!r}"
         item_view.kwargs = {kwarg: str(value)}  # as the detail's URL gives it
-        values = tuple(v.of_request(request, item_view) for v in endpoint.vary)
+        values = endpoint.variant(request, item_view)
         values_of[pk] = values
         key_of[pk] = keys.response_key(path, "-".join(values))
     pks = list(key_of)
