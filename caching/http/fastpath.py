@@ -220,6 +220,11 @@ class ServeCachedHits:
             release_unused(request)
 
 
+# Where ServeCachedHits stands in MIDDLEWARE decides what the WSGI level may
+# answer (caching.http.wsgi: the middleware above it; details: below it).
+HIT_PATH = f"{ServeCachedHits.__module__}.{ServeCachedHits.__qualname__}"
+
+
 def release_unused(request: HttpRequest) -> None:
     """Give up the lease of a miss whose view never ran: DRF refused the
     request first (401, 403, 429). Held, it would keep every other reader of

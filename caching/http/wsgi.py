@@ -66,7 +66,6 @@ from caching.store.metrics import FAST_RESPONSES
 logger = logging.getLogger("caching")
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
-HIT_PATH = "caching.http.fastpath.ServeCachedHits"
 # Middleware whose whole effect on a hit is headers that depend on the
 # settings and on whether the request is secure: applied once to an empty
 # response, then copied onto every hit.
@@ -100,10 +99,10 @@ def unknown_middleware() -> tuple[str, ...]:
     """Return the middleware above the hit path whose effect this module cannot
     reproduce (empty: hits may be answered at the WSGI level)."""
     middleware = list(settings.MIDDLEWARE)
-    if HIT_PATH not in middleware:
+    if fastpath.HIT_PATH not in middleware:
         return ("(caching.http.fastpath.ServeCachedHits is not in MIDDLEWARE)",)
     known = HEADER_MIDDLEWARE | REPRODUCED_MIDDLEWARE | set(conf.wsgi_transparent())
-    above = middleware[: middleware.index(HIT_PATH)]
+    above = middleware[: middleware.index(fastpath.HIT_PATH)]
     return tuple(name for name in above if name not in known)
 
 
