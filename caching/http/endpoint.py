@@ -168,7 +168,9 @@ class Endpoint:
             return None
         manager: Any = self.model._default_manager  # a CachedManager
         lookup = {self.lookup_field: value}
-        found = list(manager.uncached().with_embedded().filter(**lookup)[:2])
+        # No ORDER BY: two rows at most, and compiling one is a sixth of the query.
+        rows = manager.uncached().with_embedded().filter(**lookup).order_by()
+        found = list(rows[:2])
         return found[0] if len(found) == 1 else None
 
     @property
