@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -36,6 +36,9 @@ from caching.http.auth import Identity
 from caching.http.responses import pack
 from caching.orm import deps as dep
 from caching.store import Fill, Lookup, before_fill, client, fill
+
+if TYPE_CHECKING:
+    from caching.http.wsgi import Keyed
 
 logger = logging.getLogger("caching")
 
@@ -92,9 +95,9 @@ class Caller:
 
 def answer(
     environ: dict,
-    route: Any,  # caching.http.fastpath.Route
+    route: fastpath.Route,
     identity: Identity,
-    keyed: Any,  # caching.http.wsgi.Keyed
+    keyed: Keyed,
     lookup: Lookup,
 ) -> bytes | None:
     """Return the stored form of this detail, read, rendered and filled, or
@@ -111,7 +114,8 @@ def answer(
     view = route.make_view()
     caller = Caller(environ, identity)
     try:
-        if not all(p.has_permission(caller, view) for p in view.get_permissions()):
+        permissions = view.get_permissions()
+        if not all(p.has_permission(caller, view) for p in permissions):
             return None
         refused = []
         for throttle in view.get_throttles():  # all of them count, as in DRF
@@ -122,7 +126,7 @@ def answer(
             return None
         obj = _read(endpoint, value)
         if obj is None or not all(
-            p.has_object_permission(caller, view, obj) for p in view.get_permissions()
+            p.has_object_permission(caller, view, obj) for p in permissions
         ):
             return None
         body = endpoint.render(obj, *keyed.variant)
