@@ -1,23 +1,53 @@
 """
-Conditional GETs: ``If-None-Match`` with the current ETag gets a 304.
+Conditional requests: ``If-None-Match`` with the current ETag gets a 304.
 
 Django's ConditionalGetMiddleware, placed above the hit path so a 304 costs
 what a hit costs (one Redis round trip, the ETag stored in the entry, no
-hashing). The only change: the 304 keeps ``X-Cache``, which says what the
-cache did for it (CONTRACT 4.1 asks it of every cacheable GET).
+hashing). Two changes:
+
+- the 304 keeps ``X-Cache``, which says what the cache did for it (CONTRACT
+  4.1 asks it of every cacheable GET);
+- a cacheable answer's ``HEAD`` is treated as its ``GET``: the view renders the
+  same body (the server leaves it out), so it carries the same ETag and gets
+  the same 304 (RFC 9110 13.1.2). Django skips every HEAD, since a view may
+  answer one with no body; a cacheable view never does, and a HEAD hit comes
+  from the entry its GET filled, ETag included (CONTRACT 4.11, 4.14).
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.http import ConditionalGetMiddleware
+from django.utils.cache import get_conditional_response, set_response_etag
+from django.utils.http import parse_http_date_safe
 
 
 class ConditionalGet(ConditionalGetMiddleware):
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        answer = super().process_response(request, response)
+        answer: HttpResponseBase
+        if (
+            request.method == "HEAD"
+            and response.has_header("X-Cache")
+            and isinstance(response, HttpResponse)  # not streamed: it has a body
+        ):
+            answer = self.head_as_get(request, response)
+        else:
+            answer = super().process_response(request, response)
         if answer is not response and response.has_header("X-Cache"):
             answer["X-Cache"] = response["X-Cache"]
         return answer
+
+    def head_as_get(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        """Return what Django's middleware answers the same GET."""
+        if self.needs_etag(response) and not response.has_header("ETag"):
+            set_response_etag(response)
+        etag = response.get("ETag")
+        last_modified = parse_http_date_safe(response.get("Last-Modified") or "")
+        if not (etag or last_modified):
+            return response
+        answer = get_conditional_response(
+            request, etag=etag, last_modified=last_modified, response=response
+        )
+        return answer or response

@@ -301,7 +301,6 @@ def answer_hit(environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None
     policy = policy_headers(prepared.secure)
     if (
         environ.get("HTTP_IF_NONE_MATCH")
-        and environ["REQUEST_METHOD"] == "GET"
         and status.startswith("2")
         and not_modified(environ["HTTP_IF_NONE_MATCH"], etag)
     ):

@@ -54,6 +54,34 @@ def test_a_current_etag_gets_a_304_from_the_hit_path(http, product, user, path):
     assert revalidate(http, url, '"something-else"').status_code == 200
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/products/", "/api/products/{pk}/", "/api/categories/books/",
+     "/api/catalog/stats/", "/api/profiles/"],
+)  # fmt: skip
+@pytest.mark.parametrize("wsgi_hits", [True, False])
+def test_a_head_carries_its_gets_etag_and_gets_its_304(
+    http, caching_settings, product, user, path, wsgi_hits
+):
+    """Cache off, a miss and a hit: the same ETag as the GET's (CONTRACT 4.11)."""
+    url = path.format(pk=product.pk)
+    caching_settings(ENABLED=False)
+    off = http.head(url)
+    caching_settings(ENABLED=True, WSGI_HITS=wsgi_hits)
+    miss, hit = http.head(url), http.head(url)
+    get = http.get(url)
+    assert [r.headers["X-Cache"] for r in (off, miss, hit, get)] == [
+        "BYPASS", "MISS", "HIT", "HIT"]  # fmt: skip
+    assert [r.status_code for r in (off, miss, hit)] == [200, 200, 200]
+    assert {r.headers["ETag"] for r in (off, miss, hit)} == {get.headers["ETag"]}
+    for caching in (False, True):
+        caching_settings(ENABLED=caching)
+        not_modified = http.head(url, headers={"If-None-Match": get.headers["ETag"]})
+        assert not_modified.status_code == 304
+        assert not_modified.headers["ETag"] == get.headers["ETag"]
+    assert not_modified.headers["X-Cache"] == "HIT"
+
+
 def test_a_write_gives_a_200_with_a_new_etag_and_never_a_304(http, product, staff_user):
     url = f"/api/products/{product.pk}/"
     etag = http.get(url).headers["ETag"]
