@@ -7,14 +7,17 @@ schema, anonymously and as staff, allowing no 5xx.
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 import schemathesis
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from werkzeug.test import Client as WSGIClient
 
-from project.wsgi import django_application
+from caching.http import wsgi
+from project.wsgi import application
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,17 +79,26 @@ def client_for(staff_user) -> Client:
          "application/json", {400}),
     ],
 )  # fmt: skip
+@pytest.mark.parametrize("through", ["django", "served"])
 def test_hostile_input_gets_a_json_4xx(
-    staff_user, product, method, url, body, content_type, statuses
+    staff_user, product, method, url, body, content_type, statuses, through, served
 ):
-    client = client_for(staff_user)
     url = url.format(pk=product.pk)
     kwargs = {} if body is None else {"data": body, "content_type": content_type}
-    response = getattr(client, method)(url, **kwargs)
-    assert response.status_code in statuses, response.content[:300]
-    assert response["Content-Type"].startswith("application/json")
-    if response.status_code >= 400:
-        assert response.json()  # names the problem
+    if through == "django":  # Django's test client: the handler, no WSGI layer
+        response = getattr(client_for(staff_user), method)(url, **kwargs)
+        status, content = response.status_code, response.content
+    else:  # the application gunicorn serves
+        token = Token.objects.get_or_create(user=staff_user)[0].key
+        response = served.open(
+            url, method=method.upper(), headers={"Authorization": f"Token {token}"},
+            **kwargs,
+        )  # fmt: skip
+        status, content = response.status_code, response.data
+    assert status in statuses, content[:300]
+    assert response.headers["Content-Type"].startswith("application/json")
+    if status >= 400:
+        assert json.loads(content)  # names the problem
 
 
 def test_query_strings_of_8_kb_reach_the_app(api_client, product):
@@ -95,9 +107,50 @@ def test_query_strings_of_8_kb_reach_the_app(api_client, product):
     assert response.json()["count"] == 0
 
 
+# --- through the application gunicorn serves -------------------------------------
+
+
+@pytest.fixture
+def served() -> WSGIClient:
+    """A client of the application gunicorn serves (the cache's WSGI layer, then
+    Django), with werkzeug's test client: its environs are PEP 3333's, the path
+    decoded as latin-1, as gunicorn's are (httpx's WSGI transport decodes it as
+    UTF-8, Django's test client skips the WSGI layer)."""
+    wsgi._prepared.clear()  # each path is met for the first time
+    return WSGIClient(application)
+
+
+@pytest.mark.parametrize("username", ["zoë", "Иван"])
+def test_a_non_ascii_username_is_found_on_the_first_request(served, username):
+    """By the WSGI level (a JSON miss) and by Django (the browsable API, which
+    the WSGI level looks at first and leaves to Django)."""
+    UserFactory(username=username)
+    url = f"/api/profiles/{quote(username)}/"
+    browsable = served.get(url, headers={"Accept": "text/html"})
+    assert browsable.status_code == 200, browsable.text[:300]
+    assert username in browsable.text
+    first, second = served.get(url), served.get(url)
+    assert first.status_code == 200, first.text[:300]
+    assert first.json["username"] == username
+    assert [first.headers["X-Cache"], second.headers["X-Cache"]] == ["MISS", "HIT"]
+    assert second.data == first.data
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/products/%D9%A3/", "/api/products/%C2%B2/", "/api/categories/%F0%9F%98%80/",
+     "/api/tags/caf%C3%A9/", "/api/profiles/%E2%80%AE/"],
+)  # fmt: skip
+def test_a_non_ascii_path_is_a_json_404(served, path):
+    response = served.get(path)
+    assert response.status_code == 404, response.text[:300]
+    assert response.json["detail"]
+
+
 # --- fuzzing from the schema -----------------------------------------------------
 
-schema = schemathesis.openapi.from_wsgi("/api/schema/", django_application)
+# The application gunicorn serves: the cache's WSGI layer is fuzzed too.
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 FUZZ = settings(
     max_examples=15,
     deadline=None,

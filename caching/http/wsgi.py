@@ -183,7 +183,10 @@ class Prepared:
 
 def prepare(environ: dict) -> Prepared | None:
     """Return what this request's URL decides, or None: Django answers it."""
-    request = WSGIRequest(environ)
+    # A copy: WSGIRequest writes the path it decoded (UTF-8) back into its META,
+    # and Django's handler would then read that as PEP 3333's latin-1 (a 500 on
+    # /api/profiles/Иван/ going to Django, a 404 on /api/profiles/zoë/).
+    request = WSGIRequest(environ.copy())
     prefix = static_prefix()
     if "\x00" in request.path_info or (prefix and request.path.startswith(prefix)):
         return None
