@@ -1,4 +1,5 @@
-"""Project-wide views: health, and JSON 404s under /api/."""
+"""Project-wide views: health, the schema and its docs, and JSON errors under
+/api/."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ from django.db.utils import DatabaseError
 from django.http import HttpResponse
 from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -44,6 +51,30 @@ class HealthView(APIView):
         cache = "ok" if cache_client.ping() else "unavailable"
         status = 200 if database == "ok" else 503
         return Response({"database": database, "cache": cache}, status=status)
+
+
+class JSONErrors:
+    """A view whose errors are JSON (CONTRACT 7) although its renderers are not:
+    DRF renders an error with the view's first renderer (YAML, HTML) when the
+    request's format is unknown or its method not allowed."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response) and response.exception:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class SchemaView(JSONErrors, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(JSONErrors, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(JSONErrors, SpectacularRedocView):
+    pass
 
 
 def metrics_allowed(request) -> bool:

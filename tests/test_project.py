@@ -51,6 +51,27 @@ def test_docs_page_is_served(api_client):
     assert b"swagger" in response.content.lower()
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [("get", "/api/schema/?format=bogus", 404), ("post", "/api/schema/", 405),
+     ("get", "/api/docs/?format=bogus", 404), ("delete", "/api/docs/", 405),
+     ("get", "/api/redoc/?format=bogus", 404), ("put", "/api/redoc/", 405)],
+)  # fmt: skip
+def test_the_schema_and_docs_errors_are_json(api_client, method, url, status):
+    """Their renderers are YAML and HTML; their errors are JSON (CONTRACT 7)."""
+    response = getattr(api_client, method)(url)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"]
+
+
+def test_the_schema_is_yaml_by_default(api_client):
+    response = api_client.get("/api/schema/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert response.content.startswith(b"openapi: 3.")
+
+
 def test_health_reports_database_and_cache(api_client):
     response = api_client.get("/api/health/")
     assert response.status_code == 200
