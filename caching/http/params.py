@@ -129,8 +129,13 @@ def choice(*values: str, default: str | None = None) -> Canonical:
     return canonical
 
 
-def ordering(*fields: str, default: str | None = None) -> Canonical:
-    """A comma-separated list of fields, each optionally prefixed with '-'."""
+def ordering(
+    *fields: str, default: str | None = None, tiebreak: str | None = None
+) -> Canonical:
+    """A comma-separated list of fields, each optionally prefixed with '-'. Its
+    canonical form keeps what orders anything (``effective_ordering``), so
+    ``price,price,...`` is one key, not one per repetition; the view must order
+    by that form (it answers the canonical request)."""
     allowed = {*fields, *(f"-{name}" for name in fields)}
 
     def canonical(value: str) -> str | None:
@@ -142,10 +147,34 @@ def ordering(*fields: str, default: str | None = None) -> Canonical:
                 f"'{_shown(value)}' is not an ordering; use {', '.join(fields)}, "
                 "each optionally prefixed with '-'."
             )
-        joined = ",".join(parts)
+        joined = ",".join(effective_ordering(parts, tiebreak))
         return None if joined == default else joined
 
     return canonical
+
+
+def effective_ordering(parts: Iterable[str], tiebreak: str | None = None) -> list[str]:
+    """Return the fields of an ordering that order anything: each field's first
+    mention (a later one, either way, breaks no tie) up to the tiebreak, a
+    unique field the view orders by last, in the direction of the field before
+    it (so a list ending with it that way is the list without it)."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for part in parts:
+        name = part.removeprefix("-")
+        if name in seen:
+            continue
+        seen.add(name)
+        kept.append(part)
+        if name == tiebreak:
+            break
+    if (
+        len(kept) > 1
+        and kept[-1].removeprefix("-") == tiebreak
+        and kept[-1].startswith("-") == kept[-2].startswith("-")
+    ):
+        kept.pop()
+    return kept
 
 
 def code(*, length: int) -> Canonical:

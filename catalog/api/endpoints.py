@@ -32,7 +32,7 @@ LIST_PARAMS = (
     Param("in_stock", params.choice("true", "false")),
     Param("search", params.text()),
     Param("ordering", params.ordering(
-        "id", "price", "name", "created_at", default="id")),
+        "id", "price", "name", "created_at", default="id", tiebreak="id")),
 )  # fmt: skip
 
 # Staff see inactive products; everyone else the same answer.

@@ -5,13 +5,18 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q
 
+from caching.http.params import effective_ordering
 from catalog.models import Product
 
 
 class OrderingFilter(filters.OrderingFilter):
-    """django-filter's ordering (which rejects unknown fields), ties broken by id."""
+    """django-filter's ordering (which rejects unknown fields), ties broken by id
+    in the direction of the last field. It orders by the fields that order
+    anything (as the cache's canonical query does): ``price,-price`` is
+    ``price``, whichever the view is given."""
 
     def filter(self, qs, value):
+        value = effective_ordering([v for v in value or () if v], tiebreak="id")
         qs = super().filter(qs, value)
         if value:
             last = self.get_ordering_value(value[-1])

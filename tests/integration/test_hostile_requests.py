@@ -11,10 +11,13 @@ import re
 
 import pytest
 from django.conf import settings as django_settings
+from django.http import QueryDict
 from django.test import Client
 from django.test import override_settings as settings_override
 
+from caching.http.params import effective_ordering
 from caching.store import keys
+from catalog.api import endpoints
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,6 +31,10 @@ def response_keys(redis) -> list[bytes]:
     details = re.compile(rb":r:/api/products/\d+/:")
     found = redis.scan_iter(match=f"{keys.pattern()[:-1]}r:*")
     return [key for key in found if not details.search(key)]
+
+
+def ids(response) -> list[int]:
+    return [item["id"] for item in response.json()["results"]]
 
 
 def answer(response) -> tuple:
@@ -83,6 +90,54 @@ def test_spellings_of_one_query_share_the_entry_and_the_answer(
     assert [a["X-Cache"] for a in answers] == ["MISS", "HIT", "HIT", "HIT"]
     assert len({a.content for a in answers}) == 1
     assert len(response_keys(redis)) == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [("price", "price"), ("price,price", "price"), ("price,-price,price", "price"),
+     ("-price,price", "-price"), ("name,price,name,-price", "name,price"),
+     ("id,price", None), ("-id,price,name", "-id"), ("price,-id,name", "price,-id"),
+     ("id", None), ("-id", "-id"), ("price,id", "price"), ("-price,-id", "-price"),
+     ("-price,id", "-price,id"), ("name,-name,-id", "name,-id")],
+)  # fmt: skip
+def test_an_ordering_keeps_the_fields_that_order_anything(given, canonical):
+    endpoint = endpoints.product_list
+    pairs, errors = endpoint.canonical(QueryDict(f"ordering={given}"))
+    assert (dict(pairs).get("ordering"), errors) == (canonical, {})
+
+
+def test_spellings_of_one_ordering_share_the_entry_and_the_answer(
+    api_client, catalog, redis, caching_settings
+):
+    """Everyone gets the order the canonical form gives: the cache off, a
+    variant the cache bypasses (which skips the canonical form) and the cache."""
+    spellings = ["price", "price,price", "price,-price", "price,name,-price,id"]
+    indented = "application/json; indent=2"  # BYPASS: the view gets the raw query
+    caching_settings(ENABLED=False)
+    off = [ids(api_client.get(f"{LIST}?ordering={o}")) for o in spellings]
+    caching_settings(ENABLED=True)
+    bypassed = [
+        ids(api_client.get(f"{LIST}?ordering={o}", HTTP_ACCEPT=indented))
+        for o in spellings
+    ]
+    answers = [api_client.get(f"{LIST}?ordering={o}") for o in spellings]
+    assert [a["X-Cache"] for a in answers] == ["MISS", "HIT", "HIT", "MISS"]
+    assert len({a.content for a in answers[:3]}) == 1
+    assert off == bypassed == [ids(a) for a in answers]
+    assert len(response_keys(redis)) == 2  # price; price,name
+
+
+def test_random_orderings_do_not_multiply_keys(api_client, catalog, redis):
+    """Any list of the eight orderings is one of the few that order differently."""
+    rng = random.Random(7)
+    choices = ["id", "-id", "price", "-price", "name", "-name", "created_at"]
+    given = {",".join(rng.choices(choices, k=rng.randint(2, 12))) for _ in range(150)}
+    for ordering in given:
+        assert api_client.get(f"{LIST}?ordering={ordering}").status_code == 200
+    distinct = {
+        ",".join(effective_ordering(o.split(","), tiebreak="id")) for o in given
+    }
+    assert len(response_keys(redis)) == len(distinct) < len(given) / 2
 
 
 def test_random_decimals_and_host_ports_do_not_multiply_keys(
