@@ -5,7 +5,6 @@ every way Django writes (signalled or not) makes the affected entries stale.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from decimal import Decimal
 
@@ -17,6 +16,7 @@ from caching.orm import invalidation
 from caching.store import CacheStatus, keys
 from tests.caching.testapp.factories import BookFactory, LabelFactory, ShelfFactory
 from tests.caching.testapp.models import Book, Label, Shelf
+from tests.outside import outside_django
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,17 +139,6 @@ def test_renaming_a_category_refreshes_its_products(book, shelf):
     assert Book.objects.get_cached(pk=book.pk).shelf.name == "Novels"
     (listed,) = Book.objects.cached().select_related("shelf")
     assert listed.shelf.name == "Novels"
-
-
-def outside_django(sql: str, params: list) -> None:
-    """Run SQL on the database connection's DB-API cursor, as psql or another
-    service would: no Django cursor wrapper sees it."""
-    connection.ensure_connection()
-    sqlite = connection.vendor == "sqlite"
-    with contextlib.closing(connection.connection.cursor()) as cursor:
-        cursor.execute(sql.replace("%s", "?") if sqlite else sql, params)
-    if sqlite:  # psycopg runs Django's connection in autocommit
-        connection.connection.commit()
 
 
 def test_invalidate_covers_writes_made_outside_django(book):

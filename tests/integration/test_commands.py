@@ -7,12 +7,15 @@ from io import StringIO
 
 import httpx
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
 
 from caching.store import client as cache_client
 from caching.store import codec, keys
 from catalog.models import Product
 from tests.factories import ProductFactory
+from tests.outside import outside_django
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,6 +85,41 @@ def test_cache_clear_one_model(api_client, product, user):
     command("cache_clear", "--model", "catalog.Product")
     assert api_client.get(f"/api/products/{product.pk}/")["X-Cache"] == "MISS"
     assert api_client.get("/api/profiles/alice/")["X-Cache"] == "HIT"
+
+
+def test_cache_clear_covers_a_user_changed_outside_django(
+    api_client, product, user, staff_user
+):
+    """A user renamed and a staff user demoted in psql: their profiles and the
+    token's identity come from the cache until cache_clear --model auth.User."""
+    Product.objects.filter(pk=product.pk).update(is_active=False)
+    token = Token.objects.get_or_create(user=staff_user)[0].key
+    staff = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    url = f"/api/products/{product.pk}/"
+    assert api_client.get(url, **staff).status_code == 200
+    assert api_client.get(f"/api/profiles/{user.username}/").status_code == 200
+    table = User._meta.db_table
+    outside_django(
+        f"UPDATE {table} SET is_staff = %s WHERE id = %s", [False, staff_user.pk]
+    )
+    outside_django(f"UPDATE {table} SET username = %s WHERE id = %s", ["zed", user.pk])
+    assert api_client.get(url, **staff).status_code == 200  # nothing saw the writes
+    assert "auth.User" in command("cache_clear", "--model", "auth.User")
+    assert api_client.get(url, **staff).status_code == 404
+    assert api_client.get("/api/profiles/zed/").json()["username"] == "zed"
+    assert api_client.get(f"/api/profiles/{user.username}/").status_code == 404
+
+
+def test_cache_clear_of_a_model_covers_its_many_to_many_changed_outside_django(
+    api_client, product
+):
+    url = f"/api/products/{product.pk}/"
+    assert api_client.get(url).json()["tags"] == ["sale"]
+    through = Product.tags.through._meta.db_table
+    outside_django(f"DELETE FROM {through} WHERE product_id = %s", [product.pk])
+    assert api_client.get(url).json()["tags"] == ["sale"]  # nothing saw the write
+    command("cache_clear", "--model", "catalog.Product")
+    assert api_client.get(url).json()["tags"] == []
 
 
 def test_cache_stats_counts_hits_misses_and_invalidations(api_client, product):

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from caching import conf
 from caching.management.commands._models import resolve_models
 from caching.ops import clear
+from caching.orm.registry import tracked_models
 
 
 class Command(BaseCommand):
@@ -19,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["model"]:
-            (model,) = resolve_models(opts["model"])
+            # Any model with entries of its own: a user changed in psql is
+            # auth.User (the profiles embed it, a token's identity reads it).
+            (model,) = resolve_models(opts["model"], among=tracked_models)
             removed = clear.clear(model)
             what = model._meta.label
         elif opts["all"]:
