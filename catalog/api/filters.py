@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q
 
-from caching.http.params import effective_ordering
+from caching import params
 from catalog.models import Product
 
 
@@ -16,7 +16,7 @@ class OrderingFilter(filters.OrderingFilter):
     ``price``, whichever the view is given."""
 
     def filter(self, qs, value):
-        value = effective_ordering([v for v in value or () if v], tiebreak="id")
+        value = params.effective_ordering([v for v in value or () if v], tiebreak="id")
         qs = super().filter(qs, value)
         if value:
             last = self.get_ordering_value(value[-1])
