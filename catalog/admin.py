@@ -5,10 +5,11 @@ from django.db.models import Count
 
 from caching import CachedModelAdmin
 from catalog.models import Category, Product, Tag
+from project.admin import StrictInputAdmin
 
 
 @admin.register(Category)
-class CategoryAdmin(CachedModelAdmin):
+class CategoryAdmin(StrictInputAdmin, CachedModelAdmin):
     list_display = ["name", "slug", "product_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -27,7 +28,7 @@ class TagAdmin(CategoryAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(CachedModelAdmin):
+class ProductAdmin(StrictInputAdmin, CachedModelAdmin):
     list_display = [
         "sku",
         "name",

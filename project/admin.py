@@ -1,11 +1,15 @@
-"""The admin site, with the cache page added to it."""
+"""The admin site, with the cache page added to it, and what every model's
+admin adds to Django's."""
 
 from __future__ import annotations
 
 import math
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path
 
 from project.throttling import LoginFailures
@@ -40,3 +44,50 @@ class ShopAdminSite(admin.AdminSite):
         return [
             path("cache/", self.admin_view(cache_page), name="cache"),
         ] + super().get_urls()
+
+
+class StrictInputAdmin(admin.ModelAdmin):
+    """Crafted admin forms get a 400 or their form's errors, not a 500: Django's
+    admin filters by some values before anything validates them (an action's
+    selected ids, an autocomplete field's value on a form shown again)."""
+
+    def response_action(self, request, queryset):
+        pk = self.model._meta.pk
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                pk.to_python(value)
+        except ValidationError:
+            return HttpResponseBadRequest(
+                "Invalid selection.", content_type="text/plain"
+            )
+        return super().response_action(request, queryset)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault(
+                "widget",
+                CheckedAutocompleteSelect(
+                    db_field, self.admin_site, using=kwargs.get("using")
+                ),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete select, which shows a value sent that is not one
+    of its target's keys as no selection (Django's queries by it and fails)."""
+
+    def optgroups(self, name, value, attr=None):
+        opts = self.field.remote_field.model._meta
+        target = opts.get_field(
+            getattr(self.field.remote_field, "field_name", None) or opts.pk.name
+        )
+        return super().optgroups(name, [v for v in value if _valid(target, v)], attr)
+
+
+def _valid(field, value) -> bool:
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True

@@ -143,3 +143,39 @@ def test_refresh_action_refills_selected_objects(
     )
     assert response.status_code == 302
     assert api_client.get(api_url)["X-Cache"] == "HIT"
+
+
+# --- crafted forms: a 400 or the form's errors, never a 500 ----------------------
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    ["/admin/catalog/product/", "/admin/catalog/tag/", "/admin/users/profile/",
+     "/admin/auth/user/"],
+)  # fmt: skip
+@pytest.mark.parametrize("selected", ["abc", "\x00", "1.5"])
+@pytest.mark.parametrize("action", ["refresh_cache", "delete_selected"])
+def test_a_crafted_selection_is_a_400(
+    admin_client_, product, changelist, selected, action
+):
+    if action == "refresh_cache" and changelist == "/admin/auth/user/":
+        action = "delete_selected"  # users have only Django's action
+    admin_client_.raise_request_exception = False
+    response = admin_client_.post(
+        changelist, {"action": action, "_selected_action": [selected]}
+    )
+    assert response.status_code == 400
+    assert Product.objects.filter(pk=product.pk).exists()
+
+
+def test_an_invalid_autocomplete_value_is_a_form_error(admin_client_, product):
+    admin_client_.raise_request_exception = False
+    response = admin_client_.post(
+        f"/admin/catalog/product/{product.pk}/change/",
+        {"sku": product.sku, "name": "Dune", "slug": "dune", "price": "1",
+         "stock": "1", "category": "abc", "description": ""},
+    )  # fmt: skip
+    assert response.status_code == 200  # the form again, with its errors
+    assert "category" in response.context["adminform"].form.errors
+    product.refresh_from_db()
+    assert product.price != 1

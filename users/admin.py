@@ -5,11 +5,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from caching import CachedModelAdmin
+from project.admin import StrictInputAdmin
 from users.models import Profile
 
 
 @admin.register(Profile)
-class ProfileAdmin(CachedModelAdmin):
+class ProfileAdmin(StrictInputAdmin, CachedModelAdmin):
     list_display = ["user", "display_name", "location", "is_public", "updated_at"]
     list_filter = ["is_public"]
     list_select_related = ["user"]
@@ -28,7 +29,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(StrictInputAdmin, BaseUserAdmin):
     inlines = [ProfileInline]
 
     def get_inlines(self, request, obj):
