@@ -74,8 +74,8 @@ class StrictInputAdmin(admin.ModelAdmin):
 
 
 class CheckedAutocompleteSelect(AutocompleteSelect):
-    """Django's autocomplete select, which shows a value sent that is not one
-    of its target's keys as no selection (Django's queries by it and fails)."""
+    """Django's autocomplete select, except that a value sent that cannot be a
+    key of its target shows as no selection (Django's queries by it: a 500)."""
 
     def optgroups(self, name, value, attr=None):
         opts = self.field.remote_field.model._meta
