@@ -29,6 +29,8 @@ class Upstream:
         self.failing = False
         self.delay = 0.0
         self.date, self.usd = "2026-11-25", "1.1000"
+        self.body: bytes | None = None  # served instead of ECB_XML when set
+        self.trickle = 0.0  # seconds between chunks of 64 bytes, when set
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,12 +40,19 @@ class Upstream:
                 if upstream.failing:
                     self.send_error(502)
                     return
-                body = ECB_XML.format(date=upstream.date, usd=upstream.usd).encode()
+                body = (
+                    upstream.body
+                    or ECB_XML.format(date=upstream.date, usd=upstream.usd).encode()
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "text/xml")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                step = 64 if upstream.trickle else len(body)
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start : start + step])
+                    self.wfile.flush()
+                    time.sleep(upstream.trickle)
 
             def log_message(self, *args):
                 pass
@@ -118,6 +127,75 @@ def test_unreachable_upstream_is_503_json(api_client, product, settings):
     response = price(api_client, product)
     assert response.status_code == 503
     assert "detail" in response.json()
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+<!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]>
+<Cube><Cube time="2026-11-25"><Cube currency="USD" rate="&f;"/></Cube></Cube>"""
+HOSTILE = {
+    **{f"rate {rate}": {"usd": rate} for rate in
+       ["NaN", "Infinity", "sNaN", "-1", "0", "-0", "1e400", "1e-400", "1E2", "1_000",
+        " 1.1", "99999999999999999999999", "0.0000000000001", ""]},
+    "a date that is not one": {"date": "soon"},
+    "a script for a date": {"date": "<script>"},
+    "a currency that is not a code": {"body": ECB_XML.replace(
+        'currency="JPY"', 'currency="J\u00a5Y"').format(date="2026-11-25", usd="1.1")},
+    "a currency code too long": {"body": ECB_XML.replace(
+        'currency="JPY"', 'currency="JPYX"').format(date="2026-11-25", usd="1.1")},
+    "a document of 2 MB": {"body": ECB_XML.replace(
+        "<gesmes:subject>", "<gesmes:subject>" + "x" * 2_000_000
+    ).format(date="2026-11-25", usd="1.1")},
+    "entities that expand to gigabytes": {"body": BOMB},
+}  # fmt: skip
+
+
+def serve(upstream, what: dict) -> None:
+    body = what.get("body")
+    upstream.body = body.encode() if isinstance(body, str) else body
+    upstream.usd = what.get("usd", upstream.usd)
+    upstream.date = what.get("date", upstream.date)
+
+
+@pytest.mark.parametrize("what", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_upstream_with_no_rates_yet_is_503_json(
+    api_client, upstream, product, what
+):
+    serve(upstream, what)
+    response = price(api_client, product)
+    assert response.status_code == 503
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("what", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_upstream_is_a_failing_one_the_last_rates_are_served(
+    api_client, upstream, product, settings, what
+):
+    assert price(api_client, product).json()["rate"] == "1.1000"
+    settings.RATES_TTL = 0
+    serve(upstream, what)
+    response = price(api_client, product, "JPY")
+    assert response.status_code == 200
+    assert response.json()["rate"] == "160.5"
+    assert response.json()["rates_date"] == "2026-11-25"
+    assert upstream.requests >= 2
+    assert price(api_client, product, "usd").json()["rate"] == "1.1000"
+
+
+def test_an_upstream_that_trickles_is_given_up_at_the_timeout(
+    api_client, upstream, product, settings
+):
+    """Each chunk comes within the read timeout; the document does not."""
+    settings.RATES_TIMEOUT = 0.5
+    upstream.trickle = 0.1  # 64 bytes at a time: the document in about 0.7 s
+    started = time.monotonic()
+    response = price(api_client, product)
+    assert response.status_code == 503
+    assert time.monotonic() - started < 2.0  # about 0.6 s; generous for CI
 
 
 @pytest.mark.parametrize("currency", ["ZZZ", "US", "12$", ""])
