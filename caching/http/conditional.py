@@ -18,36 +18,24 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.http import ConditionalGetMiddleware
-from django.utils.cache import get_conditional_response, set_response_etag
-from django.utils.http import parse_http_date_safe
 
 
 class ConditionalGet(ConditionalGetMiddleware):
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        answer: HttpResponseBase
         if (
             request.method == "HEAD"
             and response.has_header("X-Cache")
             and isinstance(response, HttpResponse)  # not streamed: it has a body
         ):
-            answer = self.head_as_get(request, response)
+            request.method = "GET"  # Django's middleware as for the GET
+            try:
+                answer = super().process_response(request, response)
+            finally:
+                request.method = "HEAD"
         else:
             answer = super().process_response(request, response)
         if answer is not response and response.has_header("X-Cache"):
             answer["X-Cache"] = response["X-Cache"]
         return answer
-
-    def head_as_get(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        """Return what Django's middleware answers the same GET."""
-        if self.needs_etag(response) and not response.has_header("ETag"):
-            set_response_etag(response)
-        etag = response.get("ETag")
-        last_modified = parse_http_date_safe(response.get("Last-Modified") or "")
-        if not (etag or last_modified):
-            return response
-        answer = get_conditional_response(
-            request, etag=etag, last_modified=last_modified, response=response
-        )
-        return answer or response

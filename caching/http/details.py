@@ -103,9 +103,12 @@ def answer(
     """Return the stored form of this detail, read, rendered and filled, or
     None: Django answers (lookup still held for it)."""
     endpoint = route.endpoint
-    if not lookup.leader or endpoint.render is None or endpoint.lookup is None:
-        return None
-    if not answerable():
+    if (
+        not lookup.leader
+        or endpoint.render is None
+        or endpoint.lookup is None
+        or not answerable()
+    ):
         return None
     value = route.match.kwargs.get(endpoint.lookup[0])
     if value is None:
