@@ -66,12 +66,11 @@ QUIET_BELOW = frozenset(
 def answerable() -> bool:
     """Return whether the middleware below the hit path leave a detail's miss
     as the view makes it: then it may be answered at the WSGI level."""
-    middleware = list(settings.MIDDLEWARE)
-    if fastpath.HIT_PATH not in middleware or settings.PREPEND_WWW:
+    around = fastpath.around_hit_path()
+    if around is None or settings.PREPEND_WWW or settings.DISALLOWED_USER_AGENTS:
         return False
     known = QUIET_BELOW | set(conf.wsgi_transparent())
-    below = middleware[middleware.index(fastpath.HIT_PATH) + 1 :]
-    return all(name in known for name in below) and not settings.DISALLOWED_USER_AGENTS
+    return all(name in known for name in around[1])
 
 
 @receiver(setting_changed)

@@ -225,6 +225,16 @@ class ServeCachedHits:
 HIT_PATH = f"{ServeCachedHits.__module__}.{ServeCachedHits.__qualname__}"
 
 
+def around_hit_path() -> tuple[list[str], list[str]] | None:
+    """Return the middleware above and below ServeCachedHits, or None if it is
+    not in MIDDLEWARE."""
+    middleware = list(settings.MIDDLEWARE)
+    if HIT_PATH not in middleware:
+        return None
+    at = middleware.index(HIT_PATH)
+    return middleware[:at], middleware[at + 1 :]
+
+
 def release_unused(request: HttpRequest) -> None:
     """Give up the lease of a miss whose view never ran: DRF refused the
     request first (401, 403, 429). Held, it would keep every other reader of

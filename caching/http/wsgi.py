@@ -98,12 +98,11 @@ ROUTE_ATTR = "caching.route"
 def unknown_middleware() -> tuple[str, ...]:
     """Return the middleware above the hit path whose effect this module cannot
     reproduce (empty: hits may be answered at the WSGI level)."""
-    middleware = list(settings.MIDDLEWARE)
-    if fastpath.HIT_PATH not in middleware:
-        return ("(caching.http.fastpath.ServeCachedHits is not in MIDDLEWARE)",)
+    around = fastpath.around_hit_path()
+    if around is None:
+        return (f"({fastpath.HIT_PATH} is not in MIDDLEWARE)",)
     known = HEADER_MIDDLEWARE | REPRODUCED_MIDDLEWARE | set(conf.wsgi_transparent())
-    above = middleware[: middleware.index(fastpath.HIT_PATH)]
-    return tuple(name for name in above if name not in known)
+    return tuple(name for name in around[0] if name not in known)
 
 
 class _Secure:
