@@ -236,6 +236,8 @@ def fill(
     group: str = "",
 ) -> bool:
     """Store value unless a dependency was invalidated after asof."""
+    if conf.naive_fill():  # the textbook race, stamped after the read: checker only
+        asof = now(keys.shard_of(key))
     script_keys, args = fill_args(key, asof, value, ttl, token, group)
 
     def op(redis: Redis) -> int:
@@ -447,10 +449,10 @@ def fetch(
     for hook in before_fill:
         hook(key)
     try:
-        # The naive mode stamps the fill after the read: the textbook race.
-        asof = now(keys.shard_of(key)) if conf.naive_fill() else lookup.asof
         if stored is not None:
-            filled = fill(key, asof, stored, ttl=ttl, token=lookup.token, group=group)
+            filled = fill(
+                key, lookup.asof, stored, ttl=ttl, token=lookup.token, group=group
+            )
             logger.debug(
                 "cache event=%s key=%s group=%s",
                 "fill" if filled else "fill_conflict",

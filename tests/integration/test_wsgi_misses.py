@@ -189,6 +189,22 @@ def test_a_write_between_the_read_and_the_fill_is_not_served(http, handled, prod
     assert (after.json()["name"], after.headers["X-Cache"]) == ("Written", "MISS")
 
 
+def test_the_naive_fill_reaches_this_path_too(http, handled, product, caching_settings):
+    """NAIVE_FILL (the consistency checker's control run) stamps every fill
+    after its read, this one included: the same write is then served stale."""
+    caching_settings(NAIVE_FILL=True)
+    url = f"/api/products/{product.pk}/"
+    with queued_at(store.before_fill) as queue:
+        queue(lambda: Product.objects.filter(pk=product.pk).update(name="Written"))
+        http.get(url)
+    after = http.get(url)
+    assert (after.json()["name"], after.headers["X-Cache"], handled) == (
+        "Dune",
+        "HIT",
+        [],
+    )
+
+
 def test_a_follower_waits_and_takes_the_leaders_fill(http, handled, product, redis):
     url = f"/api/products/{product.pk}/"
     key = keys.response_key(url, "public")
